@@ -1,0 +1,24 @@
+@{
+    # The version is stamped from Directory.Build.props by build.ps1; this value is only a placeholder.
+    ModuleVersion        = '0.1.0'
+    GUID                 = '5f0c3c8e-6a0e-4c9b-9d0e-7b1d2f3a4c51'
+    Author               = 'JoblibPS contributors'
+    CompanyName          = 'JoblibPS'
+    Copyright            = '(c) JoblibPS contributors. MIT License.'
+    Description          = 'joblib-style Parallel for PowerShell: batching, ordered streaming, fail-fast abort, timeouts, nesting, and pluggable backends (sequential, threading, custom).'
+    RootModule           = 'JoblibPS.dll'
+    PowerShellVersion    = '5.1'
+    CompatiblePSEditions = @('Desktop', 'Core')
+    FormatsToProcess     = @()
+    CmdletsToExport      = @('Invoke-JoblibParallel')
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('parallel', 'joblib', 'runspace', 'threading', 'batch')
+            LicenseUri = ''
+            ProjectUri = ''
+        }
+    }
+}
