@@ -1,0 +1,212 @@
+using System;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using JoblibPS.Config;
+using JoblibPS.Dispatch;
+using JoblibPS.Execution;
+using JoblibPS.Output;
+
+namespace JoblibPS.Commands
+{
+    /// <summary>
+    /// Runs a script block over pipeline input on parallel workers. The cmdlet only binds and validates
+    /// parameters and writes; <see cref="ParallelRun"/> is the engine.
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Invoke, "JoblibParallel")]
+    [OutputType(typeof(object))]
+    public sealed class InvokeJoblibParallelCommand : PSCmdlet, IPipelineWriter, IDisposable
+    {
+        private ParallelRun _run;
+
+        /// <summary>The script block run for each item.</summary>
+        [Parameter(Mandatory = true, Position = 0)]
+        [ValidateNotNull]
+        public ScriptBlock ScriptBlock { get; set; }
+
+        /// <summary>An input item.</summary>
+        [Parameter(ValueFromPipeline = true)]
+        public object InputObject { get; set; }
+
+        /// <summary>Values passed to the block after the item.</summary>
+        [Parameter]
+        [Alias("Args")]
+        public object[] ArgumentList { get; set; }
+
+        /// <summary>The number of jobs (-1 = all CPUs).</summary>
+        [Parameter]
+        public int NJobs { get; set; }
+
+        /// <summary>A backend name or a ParallelBackendBase instance.</summary>
+        [Parameter]
+        [ArgumentCompleter(typeof(BackendNameCompleter))]
+        [ValidateNotNull]
+        public object Backend { get; set; }
+
+        /// <summary>'auto' or a positive integer.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string BatchSize { get; set; } = "auto";
+
+        /// <summary>joblib's pre-dispatch expression.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string PreDispatch { get; set; } = "2*n_jobs";
+
+        /// <summary>Write output as items complete rather than in input order.</summary>
+        [Parameter]
+        public SwitchParameter Unordered { get; set; }
+
+        /// <summary>The longest one item may run, in seconds.</summary>
+        [Parameter]
+        public double TimeoutSeconds { get; set; }
+
+        /// <summary>Validates, resolves the config and starts the run.</summary>
+        protected override void BeginProcessing()
+        {
+            var request = new RunRequest
+            {
+                Script = WorkerScript.From(ScriptBlock),
+                ArgumentList = ArgumentList ?? Array.Empty<object>(),
+                WorkingDirectory = SessionState.Path.CurrentFileSystemLocation?.ProviderPath,
+                Preferences = CallerPreferences(),
+                Ordered = !Unordered.IsPresent,
+                BatchSizeText = BatchSize,
+                PreDispatch = PreDispatch,
+            };
+
+            if (Bound(nameof(NJobs)) && NJobs == 0)
+            {
+                Fail(ErrorIds.InvalidNJobs, "-NJobs 0 has no meaning. Give a positive number of jobs, -1 for all CPUs, or -k for all CPUs but k-1.", NJobs);
+            }
+            if (!BatchSize.Equals("auto", StringComparison.OrdinalIgnoreCase))
+            {
+                if (!int.TryParse(BatchSize, out int fixedSize) || fixedSize < 1)
+                {
+                    Fail(ErrorIds.InvalidBatchSize, $"-BatchSize '{BatchSize}' is not valid. Give 'auto' or a positive integer.", BatchSize);
+                }
+                request.FixedBatchSize = fixedSize;
+            }
+            try
+            {
+                PreDispatchExpression.Validate(PreDispatch);
+            }
+            catch (FormatException ex)
+            {
+                Fail(ErrorIds.InvalidPreDispatch, ex.Message, PreDispatch);
+            }
+            if (Bound(nameof(TimeoutSeconds)))
+            {
+                if (!(TimeoutSeconds > 0) || double.IsInfinity(TimeoutSeconds))
+                {
+                    Fail(ErrorIds.InvalidTimeout, $"-TimeoutSeconds {TimeoutSeconds} is not valid. Give a positive number of seconds.", TimeoutSeconds);
+                }
+                request.Timeout = TimeSpan.FromSeconds(TimeoutSeconds);
+            }
+            try
+            {
+                request.UsingValues = UsingValues.Evaluate(ScriptBlock, SessionState);
+            }
+            catch (UsingVariableUndefinedException ex)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.UsingVariableUndefined, ErrorCategory.InvalidArgument, ex.Variable));
+            }
+
+            ResolvedSettings settings = null;
+            try
+            {
+                var given = new ExplicitSettings { Backend = Backend, NJobs = Bound(nameof(NJobs)) ? NJobs : (int?)null };
+                settings = ConfigResolver.Resolve(given, ConfigScopes.Of(Runspace.DefaultRunspace));
+            }
+            catch (System.Collections.Generic.KeyNotFoundException ex)
+            {
+                Fail(ErrorIds.UnknownBackend, ex.Message, Backend);
+            }
+            catch (ArgumentException ex)
+            {
+                Fail(ErrorIds.InvalidBackend, ex.Message, Backend);
+            }
+            if (settings.Note != null) WriteVerbose(settings.Note);
+
+            _run = new ParallelRun(request, settings, this);
+            Guard(() => _run.Start());
+        }
+
+        /// <summary>Hands each input item to the engine.</summary>
+        protected override void ProcessRecord()
+        {
+            if (!MyInvocation.ExpectingInput && !Bound(nameof(InputObject)))
+            {
+                return;
+            }
+            Guard(() => _run.Add(InputObject));
+        }
+
+        /// <summary>Waits for the rest of the work and writes it.</summary>
+        protected override void EndProcessing()
+        {
+            Guard(() => _run.Finish());
+        }
+
+        /// <summary>Ctrl+C: asks the engine to stop (called on another thread).</summary>
+        protected override void StopProcessing()
+        {
+            _run?.Cancel();
+        }
+
+        /// <summary>Aborts and releases the run if it did not finish (error, Ctrl+C, a downstream Select-Object -First).</summary>
+        public void Dispose()
+        {
+            _run?.Dispose();
+            _run = null;
+        }
+
+        void IPipelineWriter.WriteOutput(object value) => WriteObject(value);
+
+        void IPipelineWriter.WriteInformation(InformationRecord record) => WriteInformation(record);
+
+        private void Guard(Action action)
+        {
+            try
+            {
+                action();
+            }
+            catch (TerminatingErrorException ex)
+            {
+                _run?.Dispose();
+                _run = null;
+                ThrowTerminatingError(ex.ErrorRecord);
+            }
+        }
+
+        private bool Bound(string name) => MyInvocation.BoundParameters.ContainsKey(name);
+
+        private void Fail(string errorId, string message, object target)
+        {
+            ThrowTerminatingError(ErrorRecords.Argument(errorId, message, target));
+        }
+
+        /// <summary>
+        /// The caller's effective preference for each stream, as the worker should use it: a common parameter
+        /// given to this call wins over the caller's preference variable. Inquire becomes Continue (a worker
+        /// cannot ask); the record then reaches the caller, whose own preference applies when it is written.
+        /// </summary>
+        private string[] CallerPreferences()
+        {
+            string[] names = WorkerDriver.PreferenceNames;
+            string[] common = { "ErrorAction", "WarningAction", null, null, "InformationAction" };
+            var values = new string[names.Length];
+            for (int i = 0; i < names.Length; i++)
+            {
+                object value = null;
+                if (common[i] != null && MyInvocation.BoundParameters.TryGetValue(common[i], out object given)) value = given;
+                else if (names[i] == "VerbosePreference" && MyInvocation.BoundParameters.TryGetValue("Verbose", out object verbose)) value = ((SwitchParameter)verbose).IsPresent ? ActionPreference.Continue : ActionPreference.SilentlyContinue;
+                else if (names[i] == "DebugPreference" && MyInvocation.BoundParameters.TryGetValue("Debug", out object debug)) value = ((SwitchParameter)debug).IsPresent ? ActionPreference.Continue : ActionPreference.SilentlyContinue;
+                else value = SessionState.PSVariable.GetValue(names[i]);
+                string text = (value is PSObject pso ? pso.BaseObject : value)?.ToString() ?? "Continue";
+                if (text.Equals("Inquire", StringComparison.OrdinalIgnoreCase) || text.Equals("Suspend", StringComparison.OrdinalIgnoreCase)) text = "Continue";
+                values[i] = text;
+            }
+            return values;
+        }
+    }
+}

@@ -1,0 +1,18 @@
+using System.Management.Automation;
+using JoblibPS.Execution;
+
+namespace JoblibPS.Commands
+{
+    /// <summary>Ends everything the module keeps warm when the module is removed (Remove-Module JoblibPS).</summary>
+    public sealed class ModuleLifecycle : IModuleAssemblyInitializer, IModuleAssemblyCleanup
+    {
+        /// <summary>Nothing to do on import: pools start on first use.</summary>
+        public void OnImport() { }
+
+        /// <summary>Closes every warm runspace and worker.</summary>
+        public void OnRemove(PSModuleInfo psModuleInfo)
+        {
+            LocalRunspaceCache.CloseAll();
+        }
+    }
+}

@@ -1,0 +1,147 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Management.Automation;
+
+namespace JoblibPS.Config
+{
+    /// <summary>What a call asked for explicitly (null = not given).</summary>
+    internal sealed class ExplicitSettings
+    {
+        /// <summary>A backend name (string) or instance (ParallelBackendBase), or null.</summary>
+        public object Backend { get; set; }
+
+        public int? NJobs { get; set; }
+    }
+
+    /// <summary>The settings a call runs with, after precedence.</summary>
+    internal sealed class ResolvedSettings
+    {
+        public ParallelBackendBase Backend { get; set; }
+
+        /// <summary>True when the call created the backend and terminates it when it ends (a one-off call).</summary>
+        public bool CallOwnsBackend { get; set; }
+
+        /// <summary>True when the backend serves later calls (a config scope's), so an abort must leave it ready.</summary>
+        public bool EnsureReadyOnAbort { get; set; }
+
+        /// <summary>The requested number of jobs (before the backend's EffectiveNJobs); never 0.</summary>
+        public int NJobs { get; set; }
+
+        public IDictionary BackendArguments { get; set; }
+
+        public int? InnerMaxNumThreads { get; set; }
+
+        public string Prefer { get; set; }
+
+        public string Require { get; set; }
+
+        /// <summary>Why the backend was chosen, for a verbose message; null when nothing noteworthy.</summary>
+        public string Note { get; set; }
+    }
+
+    /// <summary>
+    /// The one precedence rule: an explicit parameter wins, then the innermost config frame that sets the value,
+    /// then the default (the registry's default backend; the backend's DefaultNJobs).
+    /// </summary>
+    internal static class ConfigResolver
+    {
+        public static ResolvedSettings Resolve(ExplicitSettings given, IReadOnlyList<ConfigFrame> frames)
+        {
+            var result = new ResolvedSettings
+            {
+                NJobs = 0,
+                Prefer = Innermost(frames, f => f.Prefer),
+                Require = Innermost(frames, f => f.Require),
+                InnerMaxNumThreads = InnermostValue(frames, f => f.InnerMaxNumThreads),
+                BackendArguments = Innermost(frames, f => f.BackendArguments) ?? new Hashtable(),
+            };
+            int nestingLevel = CurrentNestingLevel(frames);
+
+            object backend = given.Backend is PSObject pso ? pso.BaseObject : given.Backend;
+            ConfigFrame backendFrame = InnermostFrame(frames, f => f.Backend != null);
+            if (backend is ParallelBackendBase instance)
+            {
+                result.Backend = instance;
+                result.CallOwnsBackend = true;
+            }
+            else if (backend is string backendName)
+            {
+                result.Backend = BackendRegistry.Create(backendName, result.BackendArguments);
+                result.Backend.NestingLevel = nestingLevel;
+                result.CallOwnsBackend = true;
+            }
+            else if (backend != null)
+            {
+                throw new ArgumentException($"-Backend takes a backend name or a ParallelBackendBase object, not a {backend.GetType().Name}.");
+            }
+            else if (backendFrame != null)
+            {
+                result.Backend = backendFrame.Backend;
+                result.CallOwnsBackend = !backendFrame.OwnsBackend;
+                result.EnsureReadyOnAbort = backendFrame.OwnsBackend;
+            }
+            else
+            {
+                string name = BackendRegistry.DefaultName;
+                if (string.Equals(result.Prefer, "processes", StringComparison.OrdinalIgnoreCase) && BackendRegistry.Find("loky") != null)
+                {
+                    name = "loky";
+                }
+                result.Backend = BackendRegistry.Create(name, result.BackendArguments);
+                result.Backend.NestingLevel = nestingLevel;
+                result.CallOwnsBackend = true;
+            }
+
+            if (string.Equals(result.Require, "sharedmem", StringComparison.OrdinalIgnoreCase) && !result.Backend.SupportsSharedMem)
+            {
+                result.Note = $"The backend '{result.Backend}' does not share memory with the caller, which -Require sharedmem needs: using 'threading' instead.";
+                if (result.CallOwnsBackend) result.Backend.Terminate();
+                result.Backend = BackendRegistry.Create("threading", new Hashtable());
+                result.Backend.NestingLevel = nestingLevel;
+                result.CallOwnsBackend = true;
+                result.EnsureReadyOnAbort = false;
+            }
+
+            int? nJobs = given.NJobs ?? InnermostValue(frames, f => f.NJobs);
+            result.NJobs = nJobs ?? result.Backend.DefaultNJobs;
+            return result;
+        }
+
+        /// <summary>The nesting level of calls made here: the level of the innermost worker frame's backend, or 0.</summary>
+        public static int CurrentNestingLevel(IReadOnlyList<ConfigFrame> frames)
+        {
+            ConfigFrame worker = InnermostFrame(frames, f => f.IsWorker);
+            return worker?.Backend?.NestingLevel ?? 0;
+        }
+
+        private static ConfigFrame InnermostFrame(IReadOnlyList<ConfigFrame> frames, Func<ConfigFrame, bool> sets)
+        {
+            for (int i = frames.Count - 1; i >= 0; i--)
+            {
+                if (sets(frames[i])) return frames[i];
+            }
+            return null;
+        }
+
+        private static T Innermost<T>(IReadOnlyList<ConfigFrame> frames, Func<ConfigFrame, T> value) where T : class
+        {
+            for (int i = frames.Count - 1; i >= 0; i--)
+            {
+                T v = value(frames[i]);
+                if (v != null) return v;
+            }
+            return null;
+        }
+
+        private static T? InnermostValue<T>(IReadOnlyList<ConfigFrame> frames, Func<ConfigFrame, T?> value) where T : struct
+        {
+            for (int i = frames.Count - 1; i >= 0; i--)
+            {
+                T? v = value(frames[i]);
+                if (v.HasValue) return v;
+            }
+            return null;
+        }
+    }
+}

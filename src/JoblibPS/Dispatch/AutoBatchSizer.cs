@@ -1,0 +1,66 @@
+using System;
+
+namespace JoblibPS.Dispatch
+{
+    /// <summary>
+    /// joblib's AutoBatchingMixin: grows the batch while batches finish faster than the ideal duration, shrinks it
+    /// when they run longer, and smooths the measured duration (0.8 old + 0.2 new), starting afresh whenever the
+    /// size changes. Used on the pipeline thread only.
+    /// </summary>
+    public sealed class AutoBatchSizer
+    {
+        /// <summary>Batches shorter than this grow (joblib: 0.2 s). See bench/ for the PowerShell measurements.</summary>
+        public static TimeSpan MinIdealBatchDuration { get; set; } = TimeSpan.FromSeconds(0.2);
+
+        /// <summary>Batches longer than this shrink (joblib: 2 s).</summary>
+        public static TimeSpan MaxIdealBatchDuration { get; set; } = TimeSpan.FromSeconds(2);
+
+        private int _effectiveBatchSize = 1;
+        private double _smoothedSeconds;
+
+        /// <summary>The batch size in force.</summary>
+        public int EffectiveBatchSize => _effectiveBatchSize;
+
+        /// <summary>Starts over at a batch size of 1.</summary>
+        public void Reset()
+        {
+            _effectiveBatchSize = 1;
+            _smoothedSeconds = 0;
+        }
+
+        /// <summary>Returns the size of the next batch (joblib's compute_batch_size).</summary>
+        public int ComputeBatchSize()
+        {
+            int old = _effectiveBatchSize;
+            double duration = _smoothedSeconds;
+            double min = MinIdealBatchDuration.TotalSeconds;
+            int size = old;
+            if (duration > 0 && duration < min)
+            {
+                // Grow towards the ideal size, at most doubling per step, aiming at twice the ideal to limit
+                // oscillation between the two thresholds (joblib).
+                long ideal = (long)(old * min / duration) * 2;
+                size = (int)Math.Max(1, Math.Min(2L * old, Math.Min(ideal, int.MaxValue / 2)));
+            }
+            else if (duration > MaxIdealBatchDuration.TotalSeconds && old >= 2)
+            {
+                long ideal = (long)(old * min / duration);
+                size = (int)Math.Max(2 * ideal, 1);
+            }
+            if (size != old)
+            {
+                _effectiveBatchSize = size;
+                _smoothedSeconds = 0;
+            }
+            return size;
+        }
+
+        /// <summary>Records a finished batch; only batches of the size in force count (joblib's batch_completed).</summary>
+        public void BatchCompleted(int batchSize, TimeSpan duration)
+        {
+            if (batchSize != _effectiveBatchSize) return;
+            double seconds = duration.TotalSeconds;
+            _smoothedSeconds = _smoothedSeconds == 0 ? seconds : 0.8 * _smoothedSeconds + 0.2 * seconds;
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using System;
+using System.Collections;
+
+namespace JoblibPS
+{
+    /// <summary>
+    /// The settings of one Invoke-JoblibParallel call, as a backend sees them (joblib passes the Parallel object
+    /// to configure). Read-only for backends.
+    /// </summary>
+    public sealed class ParallelCall
+    {
+        internal ParallelCall(int nJobs, IDictionary backendArguments, int? innerMaxNumThreads, TimeSpan? timeout, bool ordered, string batchSize, string preDispatch)
+        {
+            NJobs = nJobs;
+            BackendArguments = backendArguments ?? new Hashtable();
+            InnerMaxNumThreads = innerMaxNumThreads;
+            Timeout = timeout;
+            Ordered = ordered;
+            BatchSize = batchSize;
+            PreDispatch = preDispatch;
+        }
+
+        /// <summary>The requested number of jobs (before the backend's EffectiveNJobs).</summary>
+        public int NJobs { get; }
+
+        /// <summary>The backend arguments in force (from the config scope).</summary>
+        public IDictionary BackendArguments { get; }
+
+        /// <summary>The limit for threads of native libraries inside workers, or null.</summary>
+        public int? InnerMaxNumThreads { get; }
+
+        /// <summary>The longest one item may run, or null.</summary>
+        public TimeSpan? Timeout { get; }
+
+        /// <summary>True when output is written in input order.</summary>
+        public bool Ordered { get; }
+
+        /// <summary>'auto' or a fixed batch size.</summary>
+        public string BatchSize { get; }
+
+        /// <summary>The pre-dispatch expression, as given.</summary>
+        public string PreDispatch { get; }
+    }
+}

@@ -1,0 +1,85 @@
+using System;
+using System.Management.Automation;
+using System.Reflection;
+using JoblibPS.Execution;
+
+namespace JoblibPS
+{
+    /// <summary>Builds the ErrorRecords JoblibPS reports, so ids, categories and messages live in one place.</summary>
+    internal static class ErrorRecords
+    {
+        private static readonly FieldInfo ScriptStackTraceField =
+            typeof(ErrorRecord).GetField("_scriptStackTrace", BindingFlags.Instance | BindingFlags.NonPublic);
+
+        /// <summary>The ErrorRecord an exception from a worker invocation carries, or one made for it.</summary>
+        public static ErrorRecord FromWorkerException(Exception exception)
+        {
+            if (exception is IContainsErrorRecord container && container.ErrorRecord != null)
+            {
+                return container.ErrorRecord;
+            }
+            return new ErrorRecord(exception, "JoblibWorkerException", ErrorCategory.NotSpecified, null);
+        }
+
+        /// <summary>An error for bad input the user can fix, with a stable id.</summary>
+        public static ErrorRecord Argument(string errorId, string message, object target, ErrorCategory category = ErrorCategory.InvalidArgument)
+        {
+            return new ErrorRecord(new ArgumentException(message), errorId, category, target);
+        }
+
+        /// <summary>An error naming a backend and the rule it broke.</summary>
+        public static ErrorRecord BackendContract(ParallelBackendBase backend, string rule, Exception inner = null)
+        {
+            string message = $"The backend '{backend}' broke the backend contract: {rule}";
+            if (inner != null) message += $" ({inner.GetType().Name}: {inner.Message})";
+            return new ErrorRecord(new InvalidOperationException(message, inner), ErrorIds.BackendContract, ErrorCategory.InvalidResult, backend);
+        }
+
+        /// <summary>
+        /// The terminating error for an item whose script threw: the original exception, the item as TargetObject,
+        /// the worker's script stack trace (the driver's frames cut off), and the id <see cref="ErrorIds.TaskFailed"/>.
+        /// </summary>
+        public static ErrorRecord TaskFailed(ErrorRecord workerError, object item)
+        {
+            var record = new ErrorRecord(workerError.Exception, ErrorIds.TaskFailed, workerError.CategoryInfo.Category, item);
+            if (workerError.ErrorDetails != null) record.ErrorDetails = workerError.ErrorDetails;
+            SetScriptStackTrace(record, UserFrames(workerError.ScriptStackTrace));
+            return record;
+        }
+
+        public static ErrorRecord TaskTimeout(object item, TimeSpan timeout)
+        {
+            var exception = new TimeoutException(
+                $"An item ran longer than the timeout of {timeout.TotalSeconds:0.###} s and was stopped. Raise -TimeoutSeconds, or make the item faster.");
+            return new ErrorRecord(exception, ErrorIds.TaskTimeout, ErrorCategory.OperationTimeout, item);
+        }
+
+        public static ErrorRecord TaskExited(object item)
+        {
+            var exception = new InvalidOperationException(
+                "The script block called 'exit' while processing an item, which would end the worker, not just the item. Use 'return' to end an item early.");
+            return new ErrorRecord(exception, ErrorIds.TaskExited, ErrorCategory.InvalidOperation, item);
+        }
+
+        /// <summary>The part of a worker's script stack trace that belongs to the user's code.</summary>
+        internal static string UserFrames(string scriptStackTrace)
+        {
+            if (string.IsNullOrEmpty(scriptStackTrace)) return scriptStackTrace;
+            int cut = scriptStackTrace.IndexOf("at " + WorkerDriver.RunFunctionName + ",", StringComparison.Ordinal);
+            if (cut < 0) return scriptStackTrace;
+            return scriptStackTrace.Substring(0, cut).TrimEnd('\r', '\n').Replace("<ScriptBlock><Process>", "<ScriptBlock>");
+        }
+
+        private static void SetScriptStackTrace(ErrorRecord record, string trace)
+        {
+            if (ScriptStackTraceField != null)
+            {
+                ScriptStackTraceField.SetValue(record, trace);
+            }
+            else if (!string.IsNullOrEmpty(trace))
+            {
+                record.ErrorDetails = new ErrorDetails(record.Exception.Message) { RecommendedAction = "Worker stack trace:" + Environment.NewLine + trace };
+            }
+        }
+    }
+}

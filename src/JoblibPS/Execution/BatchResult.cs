@@ -1,0 +1,134 @@
+using System;
+using System.Collections.Generic;
+using System.Management.Automation;
+using JoblibPS.Execution;
+
+namespace JoblibPS
+{
+    /// <summary>
+    /// What one <see cref="BatchTask"/> produced: each finished item's records (output objects and stream records
+    /// in the order the block wrote them), and how the batch ended.
+    /// </summary>
+    public sealed class BatchResult
+    {
+        private readonly List<PSObject> _records;
+        private readonly List<int> _itemStarts;
+
+        private BatchResult(BatchTask task, List<PSObject> records, List<int> itemStarts, TimeSpan duration)
+        {
+            Task = task;
+            _records = records;
+            _itemStarts = itemStarts;
+            Duration = duration;
+        }
+
+        /// <summary>The task this result belongs to.</summary>
+        public BatchTask Task { get; }
+
+        /// <summary>How long the batch ran in its worker.</summary>
+        public TimeSpan Duration { get; }
+
+        /// <summary>How many items started; on success, every item of the batch.</summary>
+        public int StartedItems => _itemStarts.Count;
+
+        /// <summary>The terminating error of the failing item, or null.</summary>
+        public ErrorRecord Error { get; private set; }
+
+        /// <summary>The index within the batch of the item that failed, timed out, or was running when the batch stopped; -1 when none.</summary>
+        public int FailedItem { get; private set; } = -1;
+
+        /// <summary>How the batch ended.</summary>
+        public BatchOutcome Outcome { get; private set; }
+
+        /// <summary>The records of item <paramref name="index"/> (within the batch) in the order the block wrote them.</summary>
+        public IEnumerable<PSObject> RecordsOf(int index)
+        {
+            int start = _itemStarts[index];
+            int end = index + 1 < _itemStarts.Count ? _itemStarts[index + 1] : _records.Count;
+            for (int i = start; i < end; i++) yield return _records[i];
+        }
+
+        /// <summary>The number of items whose records are complete and may be written.</summary>
+        public int CompleteItems => Outcome == BatchOutcome.Completed ? _itemStarts.Count : Math.Max(0, FailedItem);
+
+        /// <summary>
+        /// Reads the output of <see cref="BatchTask.DriverScript"/> (with the marker of <paramref name="task"/>) into a result.
+        /// <paramref name="failure"/> is the exception the invocation ended with, if any.
+        /// </summary>
+        public static BatchResult FromDriverOutput(BatchTask task, IEnumerable<PSObject> output, Exception failure, bool stopped, bool timedOut, TimeSpan duration)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            var records = new List<PSObject>();
+            var starts = new List<int>(task.Count);
+            string marker = task.Marker;
+            if (output != null)
+            {
+                foreach (PSObject record in output)
+                {
+                    if (record != null && record.BaseObject is string text && text == marker)
+                    {
+                        starts.Add(records.Count);
+                    }
+                    else if (starts.Count > 0)
+                    {
+                        records.Add(record);
+                    }
+                }
+            }
+
+            var result = new BatchResult(task, records, starts, duration);
+            int running = starts.Count - 1;
+            if (timedOut)
+            {
+                result.Outcome = BatchOutcome.TimedOut;
+                result.FailedItem = Math.Max(0, running);
+            }
+            else if (failure != null && !(failure is PipelineStoppedException && stopped))
+            {
+                result.Outcome = BatchOutcome.Failed;
+                result.FailedItem = Math.Max(0, running);
+                result.Error = ErrorRecords.FromWorkerException(failure);
+            }
+            else if (stopped)
+            {
+                result.Outcome = BatchOutcome.Stopped;
+                result.FailedItem = Math.Max(0, running);
+            }
+            else if (starts.Count < task.Count)
+            {
+                // The invocation ended early without an error: the block called 'exit'.
+                result.Outcome = BatchOutcome.Exited;
+                result.FailedItem = Math.Max(0, running);
+            }
+            else
+            {
+                result.Outcome = BatchOutcome.Completed;
+            }
+            return result;
+        }
+
+        internal static BatchResult ForStopped(BatchTask task, DateTime started)
+        {
+            return new BatchResult(task, new List<PSObject>(), new List<int>(), DateTime.UtcNow - started)
+            {
+                Outcome = BatchOutcome.Stopped,
+                FailedItem = 0,
+            };
+        }
+    }
+
+    /// <summary>How a batch ended.</summary>
+    public enum BatchOutcome
+    {
+        /// <summary>Every item ran to its end.</summary>
+        Completed,
+        /// <summary>An item threw a terminating error.</summary>
+        Failed,
+        /// <summary>An item ran longer than -TimeoutSeconds and was stopped.</summary>
+        TimedOut,
+        /// <summary>The batch was stopped (abort, Ctrl+C) before it finished.</summary>
+        Stopped,
+        /// <summary>An item called <c>exit</c>, which ends the worker's script, not just the item.</summary>
+        Exited,
+    }
+}

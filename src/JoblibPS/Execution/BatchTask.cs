@@ -1,0 +1,259 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using System.Threading;
+using JoblibPS.Execution;
+
+namespace JoblibPS
+{
+    /// <summary>
+    /// One batch of items for one call of the user's script block: what <see cref="ParallelBackendBase.Submit"/> receives.
+    /// </summary>
+    /// <remarks>
+    /// A backend that knows nothing about PowerShell runs it with <see cref="Invoke"/> (or through the implicit
+    /// conversion to <c>Func&lt;object&gt;</c>) on any thread: the task borrows a warm runspace of the module's
+    /// in-process cache for the duration. A backend that owns runspaces (in-process, out-of-process or remote)
+    /// runs it with <see cref="InvokeIn"/>. A backend that ships work elsewhere by its own means reads
+    /// <see cref="ScriptText"/>, <see cref="Items"/>, <see cref="ArgumentList"/>, <see cref="UsingValues"/>,
+    /// <see cref="WorkingDirectory"/> and <see cref="Preferences"/>, which are all plain serializable values, and
+    /// runs <see cref="DriverScript"/> with <see cref="GetDriverParameters"/> there. Either way the task's result is a
+    /// <see cref="BatchResult"/>; an error in the user's script is part of that result, never an exception.
+    /// A task may run once at a time; <see cref="Stop"/> may be called from any thread.
+    /// </remarks>
+    public sealed class BatchTask
+    {
+        private readonly object _gate = new object();
+        private PowerShell _running;
+        private bool _stopRequested;
+        private long _lastProgressTicks;
+
+        internal BatchTask(
+            WorkerScript script,
+            object[] items,
+            long firstItemIndex,
+            int batchIndex,
+            object[] argumentList,
+            Hashtable usingValues,
+            string workingDirectory,
+            string[] preferences,
+            TimeSpan? itemTimeout)
+        {
+            Script = script;
+            Items = items;
+            FirstItemIndex = firstItemIndex;
+            BatchIndex = batchIndex;
+            ArgumentList = argumentList ?? Array.Empty<object>();
+            UsingValues = usingValues ?? new Hashtable();
+            WorkingDirectory = workingDirectory;
+            PreferenceValues = preferences;
+            ItemTimeout = itemTimeout;
+        }
+
+        internal WorkerScript Script { get; }
+
+        /// <summary>The text of the user's script block.</summary>
+        public string ScriptText => Script.Text;
+
+        /// <summary>The items of this batch, in input order.</summary>
+        public IReadOnlyList<object> Items { get; }
+
+        /// <summary>The number of items in this batch.</summary>
+        public int Count => Items.Count;
+
+        /// <summary>The index of this batch's first item in the call's input (0-based).</summary>
+        public long FirstItemIndex { get; }
+
+        /// <summary>The sequence number of this batch in its call (0-based).</summary>
+        public int BatchIndex { get; }
+
+        /// <summary>The -ArgumentList values, passed after the item.</summary>
+        public object[] ArgumentList { get; }
+
+        /// <summary>The <c>$using:</c> values, keyed as PowerShell's own remoting keys them (base64 of the using expression's text).</summary>
+        public Hashtable UsingValues { get; }
+
+        /// <summary>The caller's current file-system location, where the block runs; null when the caller is not on the file system.</summary>
+        public string WorkingDirectory { get; }
+
+        /// <summary>The caller's effective stream preferences, by preference variable name (ErrorActionPreference, WarningPreference, VerbosePreference, DebugPreference, InformationPreference).</summary>
+        public Hashtable Preferences
+        {
+            get
+            {
+                var table = new Hashtable(StringComparer.OrdinalIgnoreCase);
+                for (int i = 0; i < WorkerDriver.PreferenceNames.Length; i++)
+                {
+                    table[WorkerDriver.PreferenceNames[i]] = PreferenceValues[i];
+                }
+                return table;
+            }
+        }
+
+        internal string[] PreferenceValues { get; }
+
+        /// <summary>The longest one item may run, or null for no limit.</summary>
+        public TimeSpan? ItemTimeout { get; }
+
+        /// <summary>The backend that Invoke-JoblibParallel calls made by this batch's items use (joblib's nested backend).</summary>
+        public ParallelBackendBase NestedBackend { get; internal set; }
+
+        /// <summary>The number of jobs nested calls use unless they give -NJobs; null for the nested backend's default.</summary>
+        public int? NestedNJobs { get; internal set; }
+
+        /// <summary>The driver script that runs a batch in any runspace; run it with <see cref="GetDriverParameters"/> and read its output with <see cref="BatchResult.FromDriverOutput"/>.</summary>
+        public static string DriverScript => WorkerDriver.Text;
+
+        /// <summary>Set by the engine: the marker that separates items in the driver's output.</summary>
+        internal string Marker { get; set; } = WorkerDriver.NewMarker();
+
+        /// <summary>Set by the engine: true once the task's own timer stopped it for running an item too long.</summary>
+        internal bool TimedOut { get; private set; }
+
+        /// <summary>UTC ticks of the last sign of progress (start, or the start of an item); 0 before the task starts.</summary>
+        internal long LastProgressTicks => Interlocked.Read(ref _lastProgressTicks);
+
+        /// <summary>Runs the task on the calling thread in a runspace borrowed from the module's in-process cache and returns its <see cref="BatchResult"/>.</summary>
+        public object Invoke()
+        {
+            Runspace runspace = LocalRunspaceCache.Rent();
+            bool healthy = false;
+            try
+            {
+                BatchResult result = InvokeIn(runspace);
+                healthy = runspace.RunspaceStateInfo.State == RunspaceState.Opened;
+                return result;
+            }
+            finally
+            {
+                LocalRunspaceCache.Return(runspace, healthy);
+            }
+        }
+
+        /// <summary>Lets a backend pass the task where a <c>Func&lt;object&gt;</c> is expected (for example <c>[System.Threading.Tasks.Task[object]]::Run([Func[object]]$task)</c>).</summary>
+        public static implicit operator Func<object>(BatchTask task)
+        {
+            return task == null ? null : new Func<object>(task.Invoke);
+        }
+
+        /// <summary>
+        /// Runs the task in <paramref name="runspace"/> (local, out-of-process or remote; it must be open and idle)
+        /// on the calling thread, and returns its result.
+        /// </summary>
+        public BatchResult InvokeIn(Runspace runspace)
+        {
+            if (runspace == null) throw new ArgumentNullException(nameof(runspace));
+            using (var ps = PowerShell.Create())
+            {
+                ps.Runspace = runspace;
+                return Run(ps, runspace);
+            }
+        }
+
+        /// <summary>Runs the task in the caller's own runspace as a nested pipeline; must be called on that runspace's pipeline thread.</summary>
+        internal BatchResult InvokeInCurrentRunspace()
+        {
+            using (var ps = PowerShell.Create(RunspaceMode.CurrentRunspace))
+            {
+                return Run(ps, Runspace.DefaultRunspace);
+            }
+        }
+
+        /// <summary>The named parameters of <see cref="DriverScript"/> for this task (plus the <c>$using:</c> map under the name <c>--%</c>).</summary>
+        public IDictionary GetDriverParameters()
+        {
+            return WorkerDriver.Parameters(this);
+        }
+
+        /// <summary>Stops the task if it is running (any thread); it then completes with a stopped result. Waits at most about a second.</summary>
+        public void Stop()
+        {
+            PowerShell running;
+            lock (_gate)
+            {
+                _stopRequested = true;
+                running = _running;
+            }
+            if (running != null)
+            {
+                try
+                {
+                    IAsyncResult stop = running.BeginStop(null, null);
+                    stop.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+                }
+                catch (ObjectDisposedException) { }
+                catch (InvalidOperationException) { }
+            }
+        }
+
+        private BatchResult Run(PowerShell ps, Runspace runspace)
+        {
+            var started = DateTime.UtcNow;
+            Interlocked.Exchange(ref _lastProgressTicks, started.Ticks);
+            var output = new PSDataCollection<PSObject>();
+            Timer watchdog = null;
+            if (ItemTimeout.HasValue)
+            {
+                output.DataAdded += (sender, e) => OnOutput(output, e.Index);
+                var period = TimeSpan.FromMilliseconds(Math.Max(20, Math.Min(250, ItemTimeout.Value.TotalMilliseconds / 4)));
+                watchdog = new Timer(_ => CheckItemTimeout(), null, period, period);
+            }
+
+            WorkerDriver.AddTo(ps, this);
+            Exception failure = null;
+            lock (_gate)
+            {
+                if (_stopRequested)
+                {
+                    watchdog?.Dispose();
+                    return BatchResult.ForStopped(this, started);
+                }
+                _running = ps;
+            }
+            var contextToken = WorkerContext.Enter(runspace, this);
+            try
+            {
+                ps.Invoke(null, output);
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+            finally
+            {
+                WorkerContext.Exit(runspace, contextToken);
+                watchdog?.Dispose();
+                lock (_gate)
+                {
+                    _running = null;
+                }
+            }
+
+            bool stopped = _stopRequested || ps.InvocationStateInfo.State == PSInvocationState.Stopped;
+            return BatchResult.FromDriverOutput(this, output, failure, stopped, TimedOut, DateTime.UtcNow - started);
+        }
+
+        private void OnOutput(PSDataCollection<PSObject> output, int index)
+        {
+            PSObject added;
+            try { added = output[index]; }
+            catch (ArgumentOutOfRangeException) { return; }
+            if (added != null && added.BaseObject is string text && text == Marker)
+            {
+                Interlocked.Exchange(ref _lastProgressTicks, DateTime.UtcNow.Ticks);
+            }
+        }
+
+        private void CheckItemTimeout()
+        {
+            long last = LastProgressTicks;
+            if (last == 0 || !ItemTimeout.HasValue) return;
+            if (DateTime.UtcNow.Ticks - last > ItemTimeout.Value.Ticks && !TimedOut)
+            {
+                TimedOut = true;
+                ThreadPool.QueueUserWorkItem(_ => Stop());
+            }
+        }
+    }
+}
