@@ -116,7 +116,7 @@ function Invoke-Build {
         if (-not (Test-Path -LiteralPath $file)) { throw "$file is missing after the build." }
         Copy-Item -LiteralPath $file -Destination $ModuleOut
     }
-    Get-ChildItem -LiteralPath (Join-Path $Root 'module') -Filter '*.ps1xml' -File | Copy-Item -Destination $ModuleOut
+    Get-ChildItem -LiteralPath (Join-Path $Root 'module') -File | Where-Object Extension -in '.ps1xml', '.psm1' | Copy-Item -Destination $ModuleOut
     $version = Copy-StampedManifest
     $null = Test-ModuleManifest -Path $ManifestOut   # throws when RootModule or a listed format file is missing
     Write-Host "JoblibPS $version -> $ModuleOut"

@@ -9,9 +9,10 @@
     RootModule           = 'JoblibPS.dll'
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
-    FormatsToProcess     = @()
-    CmdletsToExport      = @('Invoke-JoblibParallel')
-    FunctionsToExport    = @()
+    NestedModules        = @('JoblibPS.psm1')
+    FormatsToProcess     = @('JoblibPS.format.ps1xml')
+    CmdletsToExport      = @('Invoke-JoblibParallel', 'Get-JoblibConfig', 'Register-JoblibBackend', 'Get-JoblibBackend', 'Unregister-JoblibBackend')
+    FunctionsToExport    = @('Use-JoblibConfig')
     AliasesToExport      = @()
     VariablesToExport    = @()
     PrivateData          = @{

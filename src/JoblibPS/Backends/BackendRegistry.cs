@@ -22,13 +22,17 @@ namespace JoblibPS
     /// <summary>One registered backend: its name and how to create an instance from backend arguments.</summary>
     public sealed class BackendRegistration
     {
-        internal BackendRegistration(string name, BackendSource source, Type backendType, Func<IDictionary, ParallelBackendBase> factory)
+        internal BackendRegistration(string name, BackendSource source, Type backendType, Func<IDictionary, ParallelBackendBase> factory, string moduleName = null)
         {
             Name = name;
             Source = source;
             BackendType = backendType;
             Factory = factory;
+            ModuleName = moduleName;
         }
+
+        /// <summary>For an external backend, the module whose import registers it.</summary>
+        public string ModuleName { get; }
 
         /// <summary>The name users give to -Backend.</summary>
         public string Name { get; }
@@ -100,6 +104,10 @@ namespace JoblibPS
         public static ParallelBackendBase Create(string name, IDictionary backendArguments)
         {
             BackendRegistration registration = Find(name) ?? throw new KeyNotFoundException(UnknownMessage(name));
+            if (registration.Source == BackendSource.External)
+            {
+                registration = ExternalBackends.Load(registration);
+            }
             ParallelBackendBase backend = registration.Factory(backendArguments ?? new Hashtable());
             if (backend == null)
             {
@@ -118,8 +126,13 @@ namespace JoblibPS
         /// <summary>The name a backend instance was created under, or null.</summary>
         public static string NameOf(ParallelBackendBase backend)
         {
-            if (backend != null && Names.TryGetValue(backend, out string name)) return name;
-            return null;
+            if (backend == null) return null;
+            if (Names.TryGetValue(backend, out string name)) return name;
+            lock (Gate)
+            {
+                // An instance made directly (a nested backend, or -Backend ([ThreadingBackend]::new())): its type's name.
+                return Registrations.Values.FirstOrDefault(r => r.BackendType == backend.GetType())?.Name;
+            }
         }
 
         internal static void Remember(ParallelBackendBase backend, string name)

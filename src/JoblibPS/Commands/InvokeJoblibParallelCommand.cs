@@ -117,13 +117,13 @@ namespace JoblibPS.Commands
                 var given = new ExplicitSettings { Backend = Backend, NJobs = Bound(nameof(NJobs)) ? NJobs : (int?)null };
                 settings = ConfigResolver.Resolve(given, ConfigScopes.Of(Runspace.DefaultRunspace));
             }
-            catch (System.Collections.Generic.KeyNotFoundException ex)
-            {
-                Fail(ErrorIds.UnknownBackend, ex.Message, Backend);
-            }
-            catch (ArgumentException ex)
+            catch (InvalidBackendValueException ex)
             {
                 Fail(ErrorIds.InvalidBackend, ex.Message, Backend);
+            }
+            catch (Exception ex) when (!(ex is PipelineStoppedException))
+            {
+                ThrowTerminatingError(ErrorRecords.BackendCreation(ex, Backend));
             }
             if (settings.Note != null) WriteVerbose(settings.Note);
 

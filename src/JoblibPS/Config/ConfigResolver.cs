@@ -40,6 +40,21 @@ namespace JoblibPS.Config
         public string Note { get; set; }
     }
 
+    /// <summary>A config option the backend cannot honour.</summary>
+    internal sealed class UnsupportedOptionException : InvalidOperationException
+    {
+        public UnsupportedOptionException(string message) : base(message) { }
+    }
+
+    /// <summary>-Backend was neither a name nor a backend object.</summary>
+    internal sealed class InvalidBackendValueException : ArgumentException
+    {
+        public InvalidBackendValueException(object value)
+            : base($"-Backend takes a backend name (see Get-JoblibBackend) or an object deriving from JoblibPS.ParallelBackendBase, not a {value.GetType().FullName}.")
+        {
+        }
+    }
+
     /// <summary>
     /// The one precedence rule: an explicit parameter wins, then the innermost config frame that sets the value,
     /// then the default (the registry's default backend; the backend's DefaultNJobs).
@@ -67,13 +82,17 @@ namespace JoblibPS.Config
             }
             else if (backend is string backendName)
             {
+                // Backend arguments of a scope belong to the backend that scope names.
+                ConfigFrame argumentsFrame = InnermostFrame(frames, f => f.BackendArguments != null);
+                bool sameBackend = argumentsFrame != null && (argumentsFrame.BackendName == null || string.Equals(argumentsFrame.BackendName, backendName, StringComparison.OrdinalIgnoreCase));
+                result.BackendArguments = sameBackend ? argumentsFrame.BackendArguments : new Hashtable();
                 result.Backend = BackendRegistry.Create(backendName, result.BackendArguments);
                 result.Backend.NestingLevel = nestingLevel;
                 result.CallOwnsBackend = true;
             }
             else if (backend != null)
             {
-                throw new ArgumentException($"-Backend takes a backend name or a ParallelBackendBase object, not a {backend.GetType().Name}.");
+                throw new InvalidBackendValueException(backend);
             }
             else if (backendFrame != null)
             {
@@ -103,9 +122,20 @@ namespace JoblibPS.Config
                 result.EnsureReadyOnAbort = false;
             }
 
+            CheckSupported(result.Backend, result.InnerMaxNumThreads);
             int? nJobs = given.NJobs ?? InnermostValue(frames, f => f.NJobs);
             result.NJobs = nJobs ?? result.Backend.DefaultNJobs;
             return result;
+        }
+
+        /// <summary>Throws <see cref="UnsupportedOptionException"/> when the backend cannot honour a config option.</summary>
+        public static void CheckSupported(ParallelBackendBase backend, int? innerMaxNumThreads)
+        {
+            if (innerMaxNumThreads.HasValue && !backend.SupportsInnerMaxNumThreads)
+            {
+                throw new UnsupportedOptionException(
+                    $"-InnerMaxNumThreads limits native threads inside worker processes, and the backend '{backend}' does not support it (SupportsInnerMaxNumThreads is false). Use a process backend such as loky, or leave -InnerMaxNumThreads out.");
+            }
         }
 
         /// <summary>The nesting level of calls made here: the level of the innermost worker frame's backend, or 0.</summary>

@@ -34,6 +34,8 @@ namespace JoblibPS.Dispatch
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
         private readonly Stopwatch _clock = Stopwatch.StartNew();
 
+        private readonly System.Management.Automation.Runspaces.Runspace _runspace = System.Management.Automation.Runspaces.Runspace.DefaultRunspace;
+        private IDisposable _mailbox;
         private ParallelBackendBase _backend;
         private bool _callOwnsBackend;
         private int _nJobs;
@@ -106,6 +108,8 @@ namespace JoblibPS.Dispatch
             Call(() => _backend.StartCall(), "StartCall threw an exception");
             _callStarted = true;
             _lastActivityTicks = _clock.ElapsedTicks;
+            // Work that must run on this runspace's thread (a nested call's backend factory) wakes the wait loop.
+            _mailbox = Execution.RunspaceDispatcher.Listen(_runspace, () => { try { _signal.Release(); } catch (ObjectDisposedException) { } });
             string workers = _nJobs == 1 ? "1 concurrent worker" : $"{_nJobs} concurrent workers";
             _writer.WriteVerbose($"Using backend {_backend} with {workers}.");
         }
@@ -139,6 +143,8 @@ namespace JoblibPS.Dispatch
 
         public void Dispose()
         {
+            _mailbox?.Dispose();
+            _mailbox = null;
             if (!_finished)
             {
                 Abort();
@@ -398,6 +404,7 @@ namespace JoblibPS.Dispatch
                 Abort();
                 throw new PipelineStoppedException();
             }
+            Execution.RunspaceDispatcher.RunPending(_runspace);
             if (!signalled) CheckStalled();
         }
 

@@ -26,6 +26,22 @@ namespace JoblibPS
         public const string TaskTimeout = "JoblibTaskTimeout";
         /// <summary>An item called <c>exit</c>.</summary>
         public const string TaskExited = "JoblibTaskExited";
+        /// <summary>Register-JoblibBackend: the name is taken (give -Force to replace it).</summary>
+        public const string BackendNameTaken = "JoblibBackendNameTaken";
+        /// <summary>Register-JoblibBackend: the factory is neither a ParallelBackendBase type nor a script block.</summary>
+        public const string InvalidBackendFactory = "JoblibInvalidBackendFactory";
+        /// <summary>An external backend's module is not installed, or did not register the backend.</summary>
+        public const string BackendModuleMissing = "JoblibBackendModuleMissing";
+        /// <summary>A backend argument is missing, unknown, or of the wrong type; or the factory failed.</summary>
+        public const string InvalidBackendArgument = "JoblibInvalidBackendArgument";
+        /// <summary>Unregister-JoblibBackend: built-in backends cannot be removed.</summary>
+        public const string BuiltInBackend = "JoblibBuiltInBackend";
+        /// <summary>Unregister-JoblibBackend / Get-JoblibBackend: no backend by that name.</summary>
+        public const string BackendNotFound = "JoblibBackendNotFound";
+        /// <summary>A config option the backend cannot honour (-InnerMaxNumThreads on a backend without SupportsInnerMaxNumThreads).</summary>
+        public const string UnsupportedOption = "JoblibUnsupportedOption";
+        /// <summary>Use-JoblibConfig was called without a script block.</summary>
+        public const string MissingScriptBlock = "JoblibMissingScriptBlock";
         /// <summary>A backend broke the contract (threw from Configure or RetrieveResult, returned null from Submit, called back twice, ...).</summary>
         public const string BackendContract = "JoblibBackendContractViolation";
     }

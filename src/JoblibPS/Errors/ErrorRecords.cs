@@ -27,6 +27,24 @@ namespace JoblibPS
             return new ErrorRecord(new ArgumentException(message), errorId, category, target);
         }
 
+        /// <summary>The error for a backend that could not be created by name (unknown name, module missing, bad arguments, failing factory).</summary>
+        public static ErrorRecord BackendCreation(Exception exception, object target)
+        {
+            switch (exception)
+            {
+                case System.Collections.Generic.KeyNotFoundException _:
+                    return new ErrorRecord(new ArgumentException(exception.Message), ErrorIds.UnknownBackend, ErrorCategory.ObjectNotFound, target);
+                case Config.UnsupportedOptionException _:
+                    return new ErrorRecord(exception, ErrorIds.UnsupportedOption, ErrorCategory.InvalidOperation, target);
+                case ModuleMissingException _:
+                    return new ErrorRecord(exception, ErrorIds.BackendModuleMissing, ErrorCategory.ResourceUnavailable, target);
+                case ArgumentException _:
+                    return new ErrorRecord(exception, ErrorIds.InvalidBackendArgument, ErrorCategory.InvalidArgument, target);
+                default:
+                    return new ErrorRecord(exception, ErrorIds.InvalidBackendArgument, ErrorCategory.InvalidOperation, target);
+            }
+        }
+
         /// <summary>An error naming a backend and the rule it broke.</summary>
         public static ErrorRecord BackendContract(ParallelBackendBase backend, string rule, Exception inner = null)
         {

@@ -1,0 +1,55 @@
+# The script part of JoblibPS: Use-JoblibConfig must run the caller's block in the caller's own scope (like
+# Python's `with`), with its output streaming down the pipeline. A function of a module can do that by
+# dot-sourcing the block, which binds to the caller's session state; a compiled cmdlet cannot. All rules live
+# in [JoblibPS.Config.ConfigScope]; this function only opens the scope, runs the block and closes the scope.
+
+function Use-JoblibConfig {
+    # .ExternalHelp JoblibPS.dll-Help.xml
+    [CmdletBinding()]
+    param(
+        [Parameter(Position = 0)]
+        [ArgumentCompleter([JoblibPS.Commands.BackendNameCompleter])]
+        [object] $Backend,
+
+        [Parameter(Position = 1)]
+        [scriptblock] $ScriptBlock,
+
+        [int] $NJobs,
+
+        [ValidateSet('threads', 'processes')]
+        [string] $Prefer,
+
+        [ValidateSet('sharedmem')]
+        [string] $Require,
+
+        [ValidateRange(1, [int]::MaxValue)]
+        [int] $InnerMaxNumThreads,
+
+        [System.Collections.IDictionary] $BackendArgument
+    )
+
+    # The last positional argument is always the block: Use-JoblibConfig -NJobs 4 { ... } binds it to -Backend.
+    if ($null -eq $ScriptBlock -and $Backend -is [scriptblock]) {
+        $ScriptBlock = $Backend
+        $Backend = $null
+        $null = $PSBoundParameters.Remove('Backend')
+    }
+    if ($null -eq $ScriptBlock) {
+        $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new(
+            [System.ArgumentException]::new('Use-JoblibConfig needs a script block to run with the config, as its last argument: Use-JoblibConfig threading -NJobs 4 { ... }'),
+            'JoblibMissingScriptBlock', 'InvalidArgument', $null))
+    }
+
+    $__joblibScope = [JoblibPS.Config.ConfigScope]::Open($PSCmdlet, $Backend, $PSBoundParameters)
+    if ($__joblibScope -is [System.Management.Automation.ErrorRecord]) {
+        $PSCmdlet.ThrowTerminatingError($__joblibScope)
+    }
+    try {
+        . $ScriptBlock
+    }
+    finally {
+        $__joblibScope.Close()
+    }
+}
+
+Export-ModuleMember -Function Use-JoblibConfig

@@ -1,0 +1,129 @@
+using System;
+using System.Collections;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+
+namespace JoblibPS.Config
+{
+    /// <summary>
+    /// One Use-JoblibConfig scope: opened (frame pushed, backend created once) before the user's block runs in the
+    /// caller's scope, closed (frame popped, backend terminated) after it, also when it throws or is stopped.
+    /// Used by the Use-JoblibConfig function of JoblibPS.psm1; all rules live here.
+    /// </summary>
+    public sealed class ConfigScope
+    {
+        private readonly Runspace _runspace;
+        private readonly int _depth;
+        private readonly ConfigFrame _frame;
+        private readonly bool _createdBackend;
+        private bool _closed;
+
+        private ConfigScope(Runspace runspace, int depth, ConfigFrame frame, bool createdBackend)
+        {
+            _runspace = runspace;
+            _depth = depth;
+            _frame = frame;
+            _createdBackend = createdBackend;
+        }
+
+        /// <summary>
+        /// Opens a scope for the function's bound parameters. Returns the scope, or an ErrorRecord for the function
+        /// to throw (so its FullyQualifiedErrorId names Use-JoblibConfig). Called on the pipeline thread.
+        /// </summary>
+        public static object Open(PSCmdlet cmdlet, object backend, IDictionary bound)
+        {
+            var frame = new ConfigFrame { OwnsBackend = true };
+            if (bound.Contains("NJobs"))
+            {
+                int nJobs = LanguagePrimitives.ConvertTo<int>(bound["NJobs"]);
+                if (nJobs == 0)
+                {
+                    return ErrorRecords.Argument(ErrorIds.InvalidNJobs, "-NJobs 0 has no meaning. Give a positive number of jobs, -1 for all CPUs, or -k for all CPUs but k-1.", 0);
+                }
+                frame.NJobs = nJobs;
+            }
+            if (bound.Contains("Prefer")) frame.Prefer = bound["Prefer"]?.ToString();
+            if (bound.Contains("Require")) frame.Require = bound["Require"]?.ToString();
+            if (bound.Contains("InnerMaxNumThreads")) frame.InnerMaxNumThreads = LanguagePrimitives.ConvertTo<int>(bound["InnerMaxNumThreads"]);
+            if (bound.Contains("BackendArgument")) frame.BackendArguments = bound["BackendArgument"] as IDictionary ?? new Hashtable();
+
+            backend = backend is PSObject pso ? pso.BaseObject : backend;
+            bool created = false;
+            try
+            {
+                if (backend is ParallelBackendBase instance)
+                {
+                    frame.Backend = instance;
+                    frame.BackendName = instance.ToString();
+                }
+                else if (backend is string name)
+                {
+                    frame.Backend = BackendRegistry.Create(name, frame.BackendArguments);
+                    frame.BackendName = BackendRegistry.Find(name)?.Name ?? name;
+                    created = true;
+                }
+                else if (backend != null)
+                {
+                    return new ErrorRecord(new InvalidBackendValueException(backend), ErrorIds.InvalidBackend, ErrorCategory.InvalidArgument, backend);
+                }
+                else if (frame.Prefer != null)
+                {
+                    string preferred = frame.Prefer.Equals("processes", StringComparison.OrdinalIgnoreCase) ? "loky" : "threading";
+                    if (BackendRegistry.Find(preferred) == null)
+                    {
+                        cmdlet.WriteVerbose($"-Prefer {frame.Prefer} asks for the backend '{preferred}', which is not registered: using 'threading'.");
+                        preferred = "threading";
+                    }
+                    frame.Backend = BackendRegistry.Create(preferred, frame.BackendArguments);
+                    frame.BackendName = preferred;
+                    created = true;
+                }
+
+                if (frame.Backend != null)
+                {
+                    frame.Backend.NestingLevel = ConfigResolver.CurrentNestingLevel(ConfigScopes.Of(Runspace.DefaultRunspace));
+                    if (string.Equals(frame.Require, "sharedmem", StringComparison.OrdinalIgnoreCase) && !frame.Backend.SupportsSharedMem)
+                    {
+                        cmdlet.WriteVerbose($"The backend '{frame.BackendName}' does not share memory with the caller, which -Require sharedmem needs: using 'threading' instead.");
+                        if (created) frame.Backend.Terminate();
+                        frame.Backend = BackendRegistry.Create("threading", new Hashtable());
+                        frame.BackendName = "threading";
+                        created = true;
+                    }
+                    ConfigResolver.CheckSupported(frame.Backend, frame.InnerMaxNumThreads);
+                }
+            }
+            catch (Exception ex) when (!(ex is PipelineStoppedException))
+            {
+                if (created) SafeTerminate(frame.Backend, cmdlet);
+                return ErrorRecords.BackendCreation(ex, backend);
+            }
+
+            Runspace runspace = Runspace.DefaultRunspace;
+            int depth = ConfigScopes.Push(runspace, frame);
+            if (frame.Backend != null) cmdlet.WriteVerbose($"Config scope uses backend {frame.BackendName}" + (frame.NJobs.HasValue ? $" with NJobs {frame.NJobs}." : "."));
+            return new ConfigScope(runspace, depth, frame, created);
+        }
+
+        /// <summary>Restores the previous config and terminates the backend this scope created. Idempotent.</summary>
+        public void Close()
+        {
+            if (_closed) return;
+            _closed = true;
+            ConfigScopes.Pop(_runspace, _depth);
+            if (_createdBackend) SafeTerminate(_frame.Backend, null);
+        }
+
+        private static void SafeTerminate(ParallelBackendBase backend, PSCmdlet cmdlet)
+        {
+            try
+            {
+                backend?.Terminate();
+            }
+            catch (Exception ex)
+            {
+                cmdlet?.WriteWarning($"The backend '{backend}' failed in Terminate: {ex.Message}");
+            }
+        }
+    }
+}
