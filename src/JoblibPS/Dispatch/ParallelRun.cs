@@ -54,6 +54,9 @@ namespace JoblibPS.Dispatch
         private long _lastInputTicks;
         private long _oldestPendingTicks;
         private bool _upstreamSlow;
+        private bool _inputEnded;
+        private long _completedItems;
+        private readonly RunProgress _progress;
 
         /// <summary>
         /// The longest a partial batch is held back while a worker is idle and items keep arriving quickly:
@@ -69,6 +72,7 @@ namespace JoblibPS.Dispatch
             _writer = writer;
             _backend = settings.Backend;
             _callOwnsBackend = settings.CallOwnsBackend;
+            _progress = new RunProgress(writer, _clock);
         }
 
         /// <summary>The backend the call runs on (after any fallback).</summary>
@@ -128,9 +132,10 @@ namespace JoblibPS.Dispatch
         /// <summary>Dispatches what is left, waits for every batch, writes the rest, and ends the call.</summary>
         public void Finish()
         {
+            _inputEnded = true;
             Pump(endOfInput: true);
             _finished = true;
-            _writer.WriteVerbose($"Done {_nextItemIndex} out of {_nextItemIndex} | elapsed: {_clock.Elapsed.TotalSeconds:0.0##}s finished ({_nextBatchIndex} batches).");
+            _progress.Finish(_nextItemIndex, _nextBatchIndex);
             EndCall();
         }
 
@@ -149,6 +154,7 @@ namespace JoblibPS.Dispatch
             {
                 Abort();
                 EndCall();
+                _progress.Clear();
             }
             _signal.Dispose();
             _stop.Dispose();
@@ -282,6 +288,7 @@ namespace JoblibPS.Dispatch
                 }
                 state.Result = result;
                 _running--;
+                _completedItems += state.Task.Count;
                 Call(() => _backend.BatchCompleted(state.Task.Count, result.Duration), "BatchCompleted threw an exception");
                 _batchSizeStale = true;
                 if (result.Outcome != BatchOutcome.Completed && !_aborted)
@@ -290,6 +297,7 @@ namespace JoblibPS.Dispatch
                 }
             }
             WriteReady();
+            _progress.Report(_completedItems, _nextItemIndex, _inputEnded);
         }
 
         private void WriteReady()
