@@ -57,6 +57,8 @@ namespace JoblibPS.Dispatch
         private bool _inputEnded;
         private long _completedItems;
         private readonly RunProgress _progress;
+        private readonly ConcurrentDictionary<int, BatchTask> _inFlight = new ConcurrentDictionary<int, BatchTask>();
+        private int _reorderLimit;
 
         /// <summary>
         /// The longest a partial batch is held back while a worker is idle and items keep arriving quickly:
@@ -108,6 +110,7 @@ namespace JoblibPS.Dispatch
                 throw new TerminatingErrorException(ErrorRecords.BackendContract(_backend, $"Configure returned {_nJobs} jobs; it must return at least 1"));
             }
             _window = PreDispatchExpression.Evaluate(_request.PreDispatch, _nJobs);
+            _reorderLimit = (int)Math.Min(int.MaxValue, Math.Max(16L, 4L * _window));
             _backend.ResetBatchSizer();
             Call(() => _backend.StartCall(), "StartCall threw an exception");
             _callStarted = true;
@@ -143,7 +146,9 @@ namespace JoblibPS.Dispatch
         public void Cancel()
         {
             _stop.Cancel();
-            _signal.Release();
+            // A task running on the pipeline thread itself (the sequential backend) only ends if asked directly.
+            foreach (BatchTask task in _inFlight.Values) task.RequestStop();
+            try { _signal.Release(); } catch (ObjectDisposedException) { }
         }
 
         public void Dispose()
@@ -156,8 +161,8 @@ namespace JoblibPS.Dispatch
                 EndCall();
                 _progress.Clear();
             }
-            _signal.Dispose();
-            _stop.Dispose();
+            // _signal and _stop are left undisposed on purpose: Cancel may still arrive from another thread, and
+            // neither holds an OS handle unless asked for one.
         }
 
         private void Pump(bool endOfInput)
@@ -170,7 +175,7 @@ namespace JoblibPS.Dispatch
                 if (!endOfInput)
                 {
                     // Hold the upstream command back while a full batch waits for room in the window.
-                    if (_pending.Count >= BatchSize() && _outstanding.Count >= _window)
+                    if (_pending.Count >= BatchSize() && WindowFull)
                     {
                         WaitForCompletion();
                         continue;
@@ -184,7 +189,7 @@ namespace JoblibPS.Dispatch
 
         private bool TryDispatchOne(bool endOfInput)
         {
-            if (_pending.Count == 0 || _failure != null || _outstanding.Count >= _window) return false;
+            if (_pending.Count == 0 || _failure != null || WindowFull) return false;
             int size = BatchSize();
             int take;
             if (_pending.Count >= size)
@@ -212,6 +217,13 @@ namespace JoblibPS.Dispatch
             Submit(take);
             return true;
         }
+
+        /// <summary>
+        /// True when no batch may be submitted now: the pre-dispatch window (batches submitted and not yet
+        /// complete) is full, or the reorder window (batches complete but waiting for an earlier one, in ordered
+        /// mode) is. Together they bound memory whatever the input size.
+        /// </summary>
+        private bool WindowFull => _running >= _window || _outstanding.Count - _running >= _reorderLimit;
 
         private int BatchSize()
         {
@@ -243,6 +255,7 @@ namespace JoblibPS.Dispatch
             }
             var state = new BatchState(task, _clock.ElapsedTicks);
             _outstanding.Add(task.BatchIndex, state);
+            _inFlight[task.BatchIndex] = task;
             _nextItemIndex += take;
             _nextBatchIndex++;
             _batchSizeStale = true;
@@ -287,6 +300,7 @@ namespace JoblibPS.Dispatch
                     continue;
                 }
                 state.Result = result;
+                _inFlight.TryRemove(state.Task.BatchIndex, out _);
                 _running--;
                 _completedItems += state.Task.Count;
                 Call(() => _backend.BatchCompleted(state.Task.Count, result.Duration), "BatchCompleted threw an exception");

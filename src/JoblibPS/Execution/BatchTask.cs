@@ -169,22 +169,27 @@ namespace JoblibPS
         /// <summary>Stops the task if it is running (any thread); it then completes with a stopped result. Waits at most about a second.</summary>
         public void Stop()
         {
+            IAsyncResult stop = RequestStop();
+            stop?.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+        }
+
+        /// <summary>Asks the task to stop without waiting (any thread); returns the pending stop, or null when it was not running.</summary>
+        internal IAsyncResult RequestStop()
+        {
             PowerShell running;
             lock (_gate)
             {
                 _stopRequested = true;
                 running = _running;
             }
-            if (running != null)
+            if (running == null) return null;
+            try
             {
-                try
-                {
-                    IAsyncResult stop = running.BeginStop(null, null);
-                    stop.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(1));
-                }
-                catch (ObjectDisposedException) { }
-                catch (InvalidOperationException) { }
+                return running.BeginStop(null, null);
             }
+            catch (ObjectDisposedException) { }
+            catch (InvalidOperationException) { }
+            return null;
         }
 
         private BatchResult Run(PowerShell ps, Runspace runspace)
