@@ -5,13 +5,14 @@ Generates MAML help (<culture>/<Module>.dll-Help.xml) and about_*.help.txt topic
 .DESCRIPTION
 Facts come from the compiled cmdlets through Get-Command, so they cannot drift from the code: syntax,
 parameter sets, parameter types, mandatory, position, pipeline input, aliases, wildcards, valid values.
-Prose comes from one platyPS-format markdown file per cmdlet, <CmdletDocsPath>/<Cmdlet>.md: synopsis,
+Prose comes from one platyPS-format markdown file per exported cmdlet or function, <CmdletDocsPath>/<Name>.md: synopsis,
 description, examples, parameter descriptions and default values, inputs, outputs, notes, related links.
 The SYNTAX section and the yaml blocks in the markdown are for readers of the markdown only; where they
 disagree with the compiled cmdlet a warning says so, and the compiled cmdlet wins.
 
 Throws (so `pwsh -File` exits 1) with every problem listed when:
-- an exported cmdlet has no <Cmdlet>.md, or a <Name>.md documents no exported cmdlet;
+- an exported cmdlet or function has no <Name>.md, or a <Name>.md documents no exported command;
+- an exported function lacks '# .ExternalHelp <Module>.dll-Help.xml' (Get-Help would ignore its MAML);
 - the '# Title' or the front matter names another cmdlet, module or help file;
 - a cmdlet parameter (common parameters excepted) has no '### -Name' section, or a section names a
   parameter the cmdlet does not have;
@@ -27,7 +28,7 @@ pwsh -NoProfile -File tools/New-MamlHelp.ps1 -ModuleManifest out/JoblibPS/Joblib
 param(
     # The built module to document (its manifest).
     [Parameter(Mandatory)] [string] $ModuleManifest,
-    # Folder holding one <Cmdlet>.md per exported cmdlet.
+    # Folder holding one <Name>.md per exported cmdlet or function.
     [Parameter(Mandatory)] [string] $CmdletDocsPath,
     # Folder holding about_*.md topics (optional).
     [string] $AboutDocsPath,
@@ -644,16 +645,16 @@ if (-not $SkeletonPath) { $SkeletonPath = Join-Path (Split-Path (Split-Path $Out
 
 $module = Import-Module -Name $ModuleManifest -PassThru -Force
 $helpFileName = "$($module.Name).dll-Help.xml"
-$cmdlets = @(Get-Command -Module $module.Name -CommandType Cmdlet | Sort-Object Name)
+# Exported functions are documented like cmdlets: their help comes from the same MAML file when the function
+# says '# .ExternalHelp <Module>.dll-Help.xml' (checked below).
+$cmdlets = @(Get-Command -Module $module.Name -CommandType Cmdlet, Function | Sort-Object Name)
 $cmdletNames = @($cmdlets | ForEach-Object Name)
-$functions = @(Get-Command -Module $module.Name -CommandType Function)
-if ($functions.Count) { Write-Warning "Functions get no MAML from this generator (use comment-based help): $($functions.Name -join ', ')" }
 
 $problems = [System.Collections.Generic.List[string]]::new()
 $docs = @{}
 foreach ($file in @(Get-ChildItem -LiteralPath $CmdletDocsPath -Filter '*.md' -File -ErrorAction Ignore)) {
     if ($file.BaseName -notin $cmdletNames) {
-        $problems.Add("$($file.Name): documents '$($file.BaseName)', which $($module.Name) does not export (exported cmdlets: $($cmdletNames -join ', ')).")
+        $problems.Add("$($file.Name): documents '$($file.BaseName)', which $($module.Name) does not export (exported commands: $($cmdletNames -join ', ')).")
         continue
     }
     $docs[$file.BaseName] = Read-CmdletMarkdown -Path $file.FullName -Problems $problems
@@ -667,6 +668,11 @@ foreach ($cmd in $cmdlets) {
         continue
     }
     Test-CmdletDoc -Command $cmd -Doc $docs[$cmd.Name] -ModuleName $module.Name -HelpFileName $helpFileName -Problems $problems
+    # FunctionInfo.HelpFile stays empty until Get-Help runs: read the .ExternalHelp keyword from the function's own AST.
+    $helpContent = if ($cmd.CommandType -eq 'Function') { $cmd.ScriptBlock.Ast.GetHelpContent() }
+    if ($cmd.CommandType -eq 'Function' -and (-not $helpContent -or $helpContent.MamlHelpFile -ne $helpFileName)) {
+        $problems.Add("Function $($cmd.Name) does not say '# .ExternalHelp $helpFileName' at the top of its body, so Get-Help would never show $($cmd.Name).md.")
+    }
 }
 if ($problems.Count) {
     # Printed line by line: an exception message would be reflowed into one paragraph by the error view.
@@ -689,7 +695,7 @@ try {
     $writer.WriteEndDocument()
 }
 finally { $writer.Dispose() }
-Write-Host "Help: $target ($($cmdlets.Count) cmdlet(s): $($cmdletNames -join ', '))"
+Write-Host "Help: $target ($($cmdlets.Count) command(s): $($cmdletNames -join ', '))"
 
 if ($AboutDocsPath -and (Test-Path -LiteralPath $AboutDocsPath)) {
     foreach ($about in @(Get-ChildItem -LiteralPath $AboutDocsPath -Filter 'about_*.md' -File)) {

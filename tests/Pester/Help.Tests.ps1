@@ -1,13 +1,13 @@
-# Every exported cmdlet has help a user can read: checked through Get-Help in real pwsh, against the built
+# Every exported cmdlet and function has help a user can read: checked through Get-Help in real pwsh, against the built
 # module (build.ps1 sets JOBLIBPS_MODULE; without it, the out/ folder of this clone is used).
-# The build already refuses undocumented cmdlets and parameters; this checks what Get-Help actually shows.
+# The build already refuses undocumented commands and parameters; this checks what Get-Help actually shows.
 
 BeforeDiscovery {
     $modulePath = if ($env:JOBLIBPS_MODULE) { $env:JOBLIBPS_MODULE } else { Join-Path $PSScriptRoot '../../out/JoblibPS/JoblibPS.psd1' }
     # Imported at discovery too: the cmdlets and their parameters decide which tests exist.
     $module = Import-Module -Name $modulePath -PassThru
     $common = @([System.Management.Automation.Cmdlet]::CommonParameters) + @('UseTransaction')
-    $cmdlets = @(Get-Command -Module $module.Name -CommandType Cmdlet | ForEach-Object {
+    $cmdlets = @(Get-Command -Module $module.Name -CommandType Cmdlet, Function | ForEach-Object {
             @{
                 Name       = $_.Name
                 Parameters = @($_.Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object)
