@@ -1,0 +1,164 @@
+# Shared by every Pester file: which JoblibPS to test, and the check that a test file left no runspace or
+# thread behind.
+#
+# The module keeps idle worker runspaces warm on purpose (LocalRunspaceCache, which is internal), so "no leak"
+# cannot mean "no runspace outlives the call". It means: the same workload, run again, opens no more runspaces
+# and keeps no more threads than the first run did; no worker runspace is still busy once a call has returned;
+# and Remove-Module JoblibPS closes every worker runspace (checked in a child pwsh by Invoke-JoblibParallel.Tests.ps1).
+
+Set-StrictMode -Version Latest
+
+$script:RepoRoot = (Resolve-Path -LiteralPath (Join-Path $PSScriptRoot '../..')).Path
+
+# The name the module gives its worker runspaces.
+$script:WorkerRunspaceName = 'JoblibPS worker'
+
+<#
+.SYNOPSIS
+The path of the JoblibPS module under test.
+.DESCRIPTION
+$env:JOBLIBPS_MODULE when set (build.ps1 sets it to out/JoblibPS/JoblibPS.psd1), else out/JoblibPS/JoblibPS.psd1
+of this clone when it exists, else the dll of a plain 'dotnet build -c Release'.
+#>
+function Get-JoblibTestModulePath {
+    if ($env:JOBLIBPS_MODULE) {
+        return $env:JOBLIBPS_MODULE
+    }
+    $manifest = Join-Path $script:RepoRoot 'out/JoblibPS/JoblibPS.psd1'
+    if (Test-Path -LiteralPath $manifest) {
+        return $manifest
+    }
+    $dll = Join-Path $script:RepoRoot 'src/JoblibPS/bin/Release/netstandard2.0/JoblibPS.dll'
+    if (Test-Path -LiteralPath $dll) {
+        return $dll
+    }
+    throw "No JoblibPS module to test: set JOBLIBPS_MODULE, or run 'dotnet pwsh ./build.ps1 -Task Build' (out/JoblibPS) or 'dotnet build src/JoblibPS/JoblibPS.csproj -c Release'."
+}
+
+<#
+.SYNOPSIS
+Imports the JoblibPS module under test into the global scope and returns its path.
+.DESCRIPTION
+Global, so the test scripts (which import this helper module) see Invoke-JoblibParallel. An already imported
+JoblibPS is kept: re-importing a binary module would run its cleanup and close the warm runspaces under
+other test files.
+#>
+function Import-JoblibTestModule {
+    $path = Get-JoblibTestModulePath
+    $module = Get-Module -Name JoblibPS
+    if (-not $module) {
+        $module = Import-Module -Name $path -Global -PassThru -ErrorAction Stop
+    }
+    # Imported from inside this module, a binary module's cmdlets land in this module's scope even with -Global
+    # (seen with pwsh 7.6.9); importing the loaded module by its info puts them in the global scope.
+    Import-Module -ModuleInfo $module -Global -ErrorAction Stop
+    $path
+}
+
+<#
+.SYNOPSIS
+Counts what a leak would grow: runspaces in the process, JoblibPS worker runspaces (and how many are busy), threads.
+.PARAMETER Workload
+Run first, so the snapshot describes the state after that workload (its warm runspaces included).
+#>
+function Get-JoblibLeakSnapshot {
+    param([scriptblock] $Workload)
+    if ($Workload) {
+        $null = & $Workload
+    }
+    $runspaces = @(Get-Runspace)
+    $workers = @($runspaces | Where-Object { $_.Name -eq $script:WorkerRunspaceName })
+    [pscustomobject]@{
+        Runspaces       = $runspaces.Count
+        WorkerRunspaces = $workers.Count
+        # A worker runspace still running after the call that used it returned is work that was not stopped.
+        BusyWorkers     = @($workers | Where-Object { $_.RunspaceAvailability -ne 'Available' }).Count
+        Threads         = [System.Diagnostics.Process]::GetCurrentProcess().Threads.Count
+    }
+}
+
+<#
+.SYNOPSIS
+Fails when JoblibPS leaked since the -Before snapshot.
+.DESCRIPTION
+Runs -Workload (when given), then fails if the process has more runspaces than at -Before, more than
+-ThreadSlack extra threads (thread-pool threads come and go), or any JoblibPS worker runspace still busy.
+Take -Before after a first run of the same workload, so the warm pool is already counted in it.
+#>
+function Assert-NoJoblibLeak {
+    param(
+        [Parameter(Mandatory)] [psobject] $Before,
+        [scriptblock] $Workload,
+        [int] $ThreadSlack = 4
+    )
+    $after = Get-JoblibLeakSnapshot -Workload $Workload
+    $problems = @()
+    if ($after.Runspaces -gt $Before.Runspaces) {
+        $problems += "runspaces grew from $($Before.Runspaces) to $($after.Runspaces) (JoblibPS workers: $($Before.WorkerRunspaces) -> $($after.WorkerRunspaces))"
+    }
+    if ($after.Threads - $Before.Threads -gt $ThreadSlack) {
+        $problems += "threads grew from $($Before.Threads) to $($after.Threads) (more than $ThreadSlack)"
+    }
+    if ($after.BusyWorkers -gt 0) {
+        $problems += "$($after.BusyWorkers) JoblibPS worker runspace(s) still busy after the call returned"
+    }
+    if ($problems) {
+        throw "JoblibPS leaked: $($problems -join '; ')."
+    }
+}
+
+<#
+.SYNOPSIS
+A workload that goes through the paths that could leak: a normal run, a failing run, a run stopped by
+Select-Object -First, and a timed-out run.
+#>
+function Invoke-JoblibLeakWorkload {
+    param(
+        [object] $Backend = 'threading',
+        [int] $NJobs = 2
+    )
+    $common = @{ Backend = $Backend; NJobs = $NJobs }
+    $null = 1..20 | Invoke-JoblibParallel { $_ } @common
+    try { $null = 1..10 | Invoke-JoblibParallel { if ($_ -eq 3) { throw 'leak check' }; $_ } @common } catch { }
+    $null = 1..50 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 20; $_ } @common | Select-Object -First 1
+    try { $null = 1..2 | Invoke-JoblibParallel { Start-Sleep 10 } @common -TimeoutSeconds 0.2 } catch { }
+}
+
+<#
+.SYNOPSIS
+The AfterAll of every test file: the leak workload twice, the second run must not leak.
+#>
+function Assert-JoblibWorkloadStable {
+    param(
+        [object] $Backend = 'threading',
+        [int] $NJobs = 2
+    )
+    Invoke-JoblibLeakWorkload -Backend $Backend -NJobs $NJobs
+    $before = Get-JoblibLeakSnapshot
+    Invoke-JoblibLeakWorkload -Backend $Backend -NJobs $NJobs
+    Assert-NoJoblibLeak -Before $before
+}
+
+<#
+.SYNOPSIS
+The number of workers -NJobs gives on this machine, by joblib's rule: n, or for n < 0 all CPUs + 1 + n (at least 1).
+#>
+function Get-JoblibExpectedNJobs {
+    param([Parameter(Mandatory)] [int] $NJobs)
+    if ($NJobs -gt 0) { return $NJobs }
+    [Math]::Max(1, [Environment]::ProcessorCount + 1 + $NJobs)
+}
+
+<#
+.SYNOPSIS
+The messages of the verbose records among -InputObject (what '4>&1' mixed into the output).
+#>
+function Get-VerboseMessage {
+    param([Parameter(ValueFromPipeline)] $InputObject)
+    process {
+        if ($InputObject -is [System.Management.Automation.VerboseRecord]) { $InputObject.Message }
+    }
+}
+
+Export-ModuleMember -Function Get-JoblibTestModulePath, Import-JoblibTestModule, Get-JoblibLeakSnapshot, Assert-NoJoblibLeak,
+    Invoke-JoblibLeakWorkload, Assert-JoblibWorkloadStable, Get-JoblibExpectedNJobs, Get-VerboseMessage
