@@ -1,0 +1,382 @@
+# The behaviour every backend owes its users, run against each backend in the list below through real pwsh.
+# Backend-specific rules (which backend nests which, the NJobs arithmetic, parameter validation) are in
+# Invoke-JoblibParallel.Tests.ps1.
+
+BeforeDiscovery {
+    # The backends under contract. Later backends (loky, multiprocessing, remote) join by adding one line.
+    # InProcess: the backend runs the block in this process, so $using: hands over the caller's very object.
+    $Backends = @(
+        @{ Backend = 'sequential'; NJobs = 1; InProcess = $true }
+        @{ Backend = 'threading'; NJobs = 2; InProcess = $true }
+    )
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $modulePath = Import-JoblibTestModule
+}
+
+Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
+    BeforeAll {
+        $run = @{ Backend = $Backend; NJobs = $NJobs }
+    }
+
+    AfterAll {
+        Assert-JoblibWorkloadStable -Backend $Backend -NJobs $NJobs
+    }
+
+    Context 'The item and the arguments' {
+        It 'sees the item as $_ and $PSItem' {
+            $out = 1..3 | Invoke-JoblibParallel { "$_/$PSItem" } @run
+            $out | Should -Be @('1/1', '2/2', '3/3')
+        }
+
+        It 'binds the item to the first positional parameter' {
+            $out = 1..3 | Invoke-JoblibParallel { param($x) $x * 2 } @run
+            $out | Should -Be @(2, 4, 6)
+        }
+
+        It 'passes -ArgumentList values after the item to param()' {
+            $out = 1..2 | Invoke-JoblibParallel { param($x, $a, $b) "$x-$a-$b" } -ArgumentList 'p', 'q' @run
+            $out | Should -Be @('1-p-q', '2-p-q')
+        }
+
+        It 'passes the item then the -ArgumentList values in $args' {
+            $out = 1..2 | Invoke-JoblibParallel { $args -join '+' } -ArgumentList 'p', 'q' @run
+            $out | Should -Be @('1+p+q', '2+p+q')
+        }
+    }
+
+    Context '$using:' {
+        It 'reads a plain variable' {
+            $offset = 100
+            $out = 1..3 | Invoke-JoblibParallel { $_ + $using:offset } @run
+            $out | Should -Be @(101, 102, 103)
+        }
+
+        It "reads an index expression (`$using:h['k'])" {
+            $table = @{ k = 'from the caller' }
+            $out = 1 | Invoke-JoblibParallel { $using:table['k'] } @run
+            $out | Should -Be 'from the caller'
+        }
+
+        It 'reads a property expression ($using:o.Prop)' {
+            $object = [pscustomobject]@{ Prop = 'property value' }
+            $out = 1 | Invoke-JoblibParallel { $using:object.Prop } @run
+            $out | Should -Be 'property value'
+        }
+
+        It 'fails with JoblibUsingVariableUndefined before any item runs' {
+            $marker = Join-Path $TestDrive "using-undefined-$Backend.txt"
+            $err = $null
+            try {
+                1..3 | Invoke-JoblibParallel { Set-Content -LiteralPath $using:marker -Value $_; $using:notDefinedAnywhere } @run
+            }
+            catch {
+                $err = $_
+            }
+            $err | Should -Not -BeNullOrEmpty
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibUsingVariableUndefined,*'
+            $err.Exception.Message | Should -BeLike '*notDefinedAnywhere*'
+            Test-Path -LiteralPath $marker | Should -BeFalse -Because 'no item may run when a $using: variable is undefined'
+        }
+
+        It 'hands over the same object, not a copy (in-process backend)' -Skip:(-not $InProcess) {
+            $builder = [System.Text.StringBuilder]::new('caller')
+            $out = 1 | Invoke-JoblibParallel { , $using:builder } @run
+            [object]::ReferenceEquals($out, $builder) | Should -BeTrue
+        }
+    }
+
+    Context 'Location' {
+        It "starts the block in the caller's current location" {
+            Push-Location -LiteralPath $TestDrive
+            try {
+                $expected = (Get-Location).ProviderPath
+                $out = 1..2 | Invoke-JoblibParallel { (Get-Location).Path } @run
+            }
+            finally {
+                Pop-Location
+            }
+            $out | Should -Be @($expected, $expected)
+        }
+    }
+
+    Context "The caller's session" {
+        It 'leaves the caller''s preference variables and variables as they were' {
+            $errorPreference = $ErrorActionPreference
+            $warningPreference = $WarningPreference
+            $out = 1..2 | Invoke-JoblibParallel { $_ } @run -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+            $out | Should -Be @(1, 2)
+            $ErrorActionPreference | Should -Be $errorPreference -Because '-ErrorAction applies to the call, not to the caller afterwards'
+            $WarningPreference | Should -Be $warningPreference
+            @(Get-Variable -Name '__Joblib*' -ErrorAction Ignore) | Should -BeNullOrEmpty -Because 'the engine must not define variables in the caller'
+            Get-Command -Name '__JoblibRun' -ErrorAction Ignore | Should -BeNullOrEmpty -Because 'the engine must not define functions in the caller'
+        }
+    }
+
+    Context 'Output order' {
+        It 'writes output in input order even when later items finish first' {
+            $out = 1..6 | Invoke-JoblibParallel {
+                Start-Sleep -Milliseconds $(if ($_ -eq 1) { 800 } else { 20 })
+                $_
+            } -BatchSize 1 @run
+            $out | Should -Be @(1, 2, 3, 4, 5, 6)
+        }
+
+        It "keeps each item's objects together and in order, none lost or duplicated (2000 items x 3)" {
+            $expected = foreach ($i in 1..2000) { $i; "a$i"; "b$i" }
+            $out = 1..2000 | Invoke-JoblibParallel { $_; "a$_"; "b$_" } @run
+            $out.Count | Should -Be $expected.Count
+            $out | Should -Be $expected
+        }
+
+        It 'with -Unordered writes in completion order: a slow item comes after fast ones' -Skip:($NJobs -lt 2) {
+            $out = 1..6 | Invoke-JoblibParallel {
+                if ($_ -eq 1) { Start-Sleep -Seconds 2 }
+                $_
+            } -Unordered -BatchSize 1 @run
+            $out[-1] | Should -Be 1
+            $out | Sort-Object | Should -Be @(1, 2, 3, 4, 5, 6)
+        }
+
+        It 'with -Unordered loses and duplicates nothing (2000 items x 3)' {
+            $expected = foreach ($i in 1..2000) { "$i"; "a$i"; "b$i" }
+            $out = 1..2000 | Invoke-JoblibParallel { "$_"; "a$_"; "b$_" } -Unordered @run
+            $out.Count | Should -Be $expected.Count
+            ($out | Sort-Object) | Should -Be ($expected | Sort-Object)
+        }
+    }
+
+    Context 'Streams' {
+        It 'shows worker verbose messages with -Verbose' {
+            $messages = 1..3 | Invoke-JoblibParallel { Write-Verbose "worker-verbose-$_"; $_ } @run -Verbose 4>&1 | Get-VerboseMessage
+            $messages | Should -Contain 'worker-verbose-1'
+            $messages | Should -Contain 'worker-verbose-3'
+        }
+
+        It 'shows no worker verbose messages without -Verbose' {
+            $VerbosePreference = 'SilentlyContinue'
+            $all = 1..3 | Invoke-JoblibParallel { Write-Verbose "worker-verbose-$_"; $_ } @run 4>&1
+            $all | Get-VerboseMessage | Should -BeNullOrEmpty
+            $all | Should -Be @(1, 2, 3)
+        }
+
+        It 'honours the caller''s $VerbosePreference' {
+            $VerbosePreference = 'Continue'
+            $messages = 1..2 | Invoke-JoblibParallel { Write-Verbose "worker-verbose-$_" } @run 4>&1 | Get-VerboseMessage
+            $messages | Should -Contain 'worker-verbose-2'
+        }
+
+        It 'honours the caller''s $DebugPreference' {
+            # Not -Debug: under -Debug a compiled cmdlet's own WriteVerbose/WriteDebug asks the user (Inquire) in pwsh 7.6.
+            $DebugPreference = 'Continue'
+            $with = 1..2 | Invoke-JoblibParallel { Write-Debug "worker-debug-$_" } @run 5>&1 | ForEach-Object { "$_" }
+            $with | Should -Contain 'worker-debug-1'
+            $with | Should -Contain 'worker-debug-2'
+            $DebugPreference = 'SilentlyContinue'
+            $without = 1..2 | Invoke-JoblibParallel { Write-Debug "worker-debug-$_" } @run 5>&1 | ForEach-Object { "$_" }
+            $without | Should -Not -Contain 'worker-debug-1'
+        }
+
+        It 'writes worker warnings to the warning stream' {
+            $all = 1..2 | Invoke-JoblibParallel { Write-Warning "worker-warning-$_"; $_ } @run 3>&1
+            @($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object Message) | Should -Be @('worker-warning-1', 'worker-warning-2')
+            @($all | Where-Object { $_ -isnot [System.Management.Automation.WarningRecord] }) | Should -Be @(1, 2)
+        }
+
+        It 'hides worker warnings with -WarningAction SilentlyContinue' {
+            $all = 1..2 | Invoke-JoblibParallel { Write-Warning "worker-warning-$_"; $_ } @run -WarningAction SilentlyContinue 3>&1
+            $all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | Should -BeNullOrEmpty
+            $all | Should -Be @(1, 2)
+        }
+
+        It 'writes worker errors to the error stream and keeps running the other items' {
+            $all = 1..3 | Invoke-JoblibParallel { if ($_ -eq 2) { Write-Error 'worker-error-2' }; $_ } @run 2>&1
+            @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object { "$_" }) | Should -Be @('worker-error-2')
+            @($all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] }) | Should -Be @(1, 2, 3)
+        }
+
+        It 'collects worker errors into -ErrorVariable with -ErrorAction SilentlyContinue' {
+            $out = 1..3 | Invoke-JoblibParallel { Write-Error "worker-error-$_"; $_ } @run -ErrorAction SilentlyContinue -ErrorVariable workerErrors
+            $out | Should -Be @(1, 2, 3)
+            @($workerErrors).Count | Should -Be 3
+            @($workerErrors | ForEach-Object { "$_" }) | Should -Contain 'worker-error-2'
+        }
+
+        It 'turns a worker Write-Error into a terminating error with -ErrorAction Stop' {
+            { 1..3 | Invoke-JoblibParallel { if ($_ -eq 2) { Write-Error 'worker-error-2' }; $_ } @run -ErrorAction Stop } |
+                Should -Throw -ExpectedMessage '*worker-error-2*'
+        }
+
+        It 'writes Write-Information records with -InformationAction Continue' {
+            $all = 1..2 | Invoke-JoblibParallel { Write-Information "worker-info-$_"; $_ } @run -InformationAction Continue 6>&1
+            $records = @($all | Where-Object { $_ -is [System.Management.Automation.InformationRecord] })
+            @($records | ForEach-Object { "$($_.MessageData)" }) | Should -Be @('worker-info-1', 'worker-info-2')
+        }
+
+        It 'writes Write-Information records to stream 6 under the default preference, as ForEach-Object does' {
+            $all = 1..2 | Invoke-JoblibParallel { Write-Information "worker-info-$_" } @run 6>&1
+            @($all | ForEach-Object { "$($_.MessageData)" }) | Should -Be @('worker-info-1', 'worker-info-2')
+        }
+
+        It 'sends Write-Host output to the information stream' {
+            $all = 1..2 | Invoke-JoblibParallel { Write-Host "worker-host-$_" } @run 6>&1
+            $records = @($all | Where-Object { $_ -is [System.Management.Automation.InformationRecord] })
+            @($records | ForEach-Object { "$($_.MessageData)" }) | Should -Be @('worker-host-1', 'worker-host-2')
+            $records[0].Tags | Should -Contain 'PSHOST'
+        }
+    }
+
+    Context 'A terminating error in an item' {
+        It 'throws JoblibTaskFailed carrying the message, the item and the worker''s stack' {
+            $err = $null
+            try {
+                1..10 | Invoke-JoblibParallel { if ($_ -eq 5) { throw 'boom' }; $_ } @run
+            }
+            catch {
+                $err = $_
+            }
+            $err | Should -Not -BeNullOrEmpty
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskFailed,*'
+            $err.Exception.Message | Should -Be 'boom'
+            $err.TargetObject | Should -Be 5
+            $err.ScriptStackTrace | Should -BeLike '*line 1*'
+            $err.ScriptStackTrace | Should -Not -BeLike '*__JoblibRun*'
+        }
+
+        It 'writes the output of the items before it first' {
+            $out = @()
+            $err = $null
+            try {
+                1..10 | Invoke-JoblibParallel { if ($_ -eq 5) { throw 'boom' }; $_ } @run | ForEach-Object { $out += $_ }
+            }
+            catch {
+                $err = $_
+            }
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskFailed,*'
+            $out | Should -Be @(1, 2, 3, 4)
+        }
+
+        It 'stops the remaining items (fail fast)' -Skip:(-not $InProcess) {
+            $ran = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
+            $err = $null
+            try {
+                $null = 1..200 | Invoke-JoblibParallel {
+                    $bag = $using:ran
+                    $bag.Add($_)
+                    Start-Sleep -Milliseconds 50
+                    if ($_ -eq 3) { throw 'boom' }
+                    $_
+                } @run
+            }
+            catch {
+                $err = $_
+            }
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskFailed,*'
+            $ran.Count | Should -BeLessThan 200 -Because 'items after the failure must not all run'
+        }
+
+        It 'reports exit in an item as JoblibTaskExited' {
+            $err = $null
+            try {
+                $null = 1..3 | Invoke-JoblibParallel { if ($_ -eq 2) { exit 3 }; $_ } @run
+            }
+            catch {
+                $err = $_
+            }
+            $err | Should -Not -BeNullOrEmpty -Because 'exit in an item must not pass silently'
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskExited,*'
+        }
+    }
+
+    Context '-TimeoutSeconds' {
+        It 'ends a call whose item runs too long with JoblibTaskTimeout' {
+            $clock = [System.Diagnostics.Stopwatch]::StartNew()
+            $err = $null
+            try {
+                1..4 | Invoke-JoblibParallel { Start-Sleep -Seconds 30 } @run -TimeoutSeconds 0.5
+            }
+            catch {
+                $err = $_
+            }
+            $clock.Stop()
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 10 -Because 'the timed-out item must be stopped'
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskTimeout,*'
+            $err.Exception | Should -BeOfType ([System.TimeoutException])
+        }
+
+        It 'times each item, not the whole call: items that finish in time are unaffected' {
+            # Six items of 300 ms run longer than 1 s in all, but each stays well under the limit.
+            $out = 1..6 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 300; $_ } @run -TimeoutSeconds 1 -BatchSize 1
+            $out | Should -Be @(1, 2, 3, 4, 5, 6)
+        }
+    }
+
+    Context 'Stopping' {
+        It 'stops all work when a downstream Select-Object -First has enough' {
+            $firstTwo = { 1..1000 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 100; $_ } @run | Select-Object -First 2 }
+            $null = & $firstTwo
+            $before = Get-JoblibLeakSnapshot
+            $clock = [System.Diagnostics.Stopwatch]::StartNew()
+            $out = & $firstTwo
+            $clock.Stop()
+            $out | Should -Be @(1, 2)
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 10
+            Assert-NoJoblibLeak -Before $before
+        }
+
+        It 'stops within about 2 s when the pipeline is stopped (Ctrl+C)' {
+            $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
+            $sourceId = "JoblibContractStop-$Backend"
+            $null = Register-ObjectEvent -InputObject $output -EventName DataAdded -SourceIdentifier $sourceId
+            $ps = [powershell]::Create()
+            try {
+                $escaped = $modulePath -replace "'", "''"
+                $null = $ps.AddScript("Import-Module '$escaped'; 1..1000 | Invoke-JoblibParallel { Start-Sleep 1; `$_ } -Backend $Backend -NJobs $NJobs")
+                $null = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $output)
+                $first = Wait-Event -SourceIdentifier $sourceId -Timeout 30
+                $first | Should -Not -BeNullOrEmpty -Because 'the call must produce its first output'
+                $clock = [System.Diagnostics.Stopwatch]::StartNew()
+                $ps.Stop()
+                $clock.Stop()
+                $clock.Elapsed.TotalSeconds | Should -BeLessThan 2.5
+                $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+            }
+            finally {
+                Unregister-Event -SourceIdentifier $sourceId -ErrorAction Ignore
+                Remove-Event -SourceIdentifier $sourceId -ErrorAction Ignore
+                $ps.Dispose()
+            }
+        }
+    }
+
+    Context 'Input' {
+        It 'runs nothing and writes nothing without input' {
+            $marker = Join-Path $TestDrive "no-input-$Backend.txt"
+            $out = @() | Invoke-JoblibParallel { Set-Content -LiteralPath $using:marker -Value 'ran'; 'x' } @run
+            $out | Should -BeNullOrEmpty
+            Test-Path -LiteralPath $marker | Should -BeFalse
+        }
+
+        It 'runs once for a $null item' {
+            $out = $null | Invoke-JoblibParallel { "x:$_" } @run
+            $out | Should -Be 'x:'
+        }
+
+        It 'takes -InputObject as one item, as ForEach-Object does' {
+            $out = Invoke-JoblibParallel { "$($_.GetType().Name):$($_.Count)" } -InputObject @(1, 2) @run
+            $out | Should -Be 'Object[]:2'
+        }
+    }
+
+    Context 'Nesting' {
+        It 'runs an Invoke-JoblibParallel inside an item' {
+            $out = 1..2 | Invoke-JoblibParallel {
+                $outer = $_
+                1..2 | Invoke-JoblibParallel { '{0}.{1}' -f $using:outer, $_ } -NJobs 2
+            } @run
+            $out | Should -Be @('1.1', '1.2', '2.1', '2.2')
+        }
+    }
+}
