@@ -1,0 +1,177 @@
+using System;
+using JoblibPS.Dispatch;
+using Xunit;
+
+namespace JoblibPS.Tests.Dispatch
+{
+    /// <summary>
+    /// joblib's AutoBatchingMixin with its thresholds (0.2 s, 2 s): the tests use the default thresholds and
+    /// never change the static settings, so they may run in parallel with anything.
+    /// </summary>
+    public class AutoBatchSizerTests
+    {
+        private static TimeSpan S(double seconds) => TimeSpan.FromSeconds(seconds);
+
+        /// <summary>Grows a fresh sizer to <paramref name="size"/> (a power of two) with fast batches.</summary>
+        private static AutoBatchSizer GrownTo(int size)
+        {
+            var sizer = new AutoBatchSizer();
+            int current = sizer.ComputeBatchSize();
+            while (current < size)
+            {
+                sizer.BatchCompleted(current, S(0.001));
+                current = sizer.ComputeBatchSize();
+            }
+            Assert.Equal(size, current);
+            return sizer;
+        }
+
+        [Fact]
+        public void StartsAtOne()
+        {
+            var sizer = new AutoBatchSizer();
+            Assert.Equal(1, sizer.EffectiveBatchSize);
+            Assert.Equal(1, sizer.ComputeBatchSize());
+            Assert.Equal(1, sizer.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void FastBatchesGrowAtMostByDoubling()
+        {
+            var sizer = new AutoBatchSizer();
+            sizer.BatchCompleted(1, S(0.0001));
+            Assert.Equal(2, sizer.ComputeBatchSize());
+            sizer.BatchCompleted(2, S(0.0001));
+            Assert.Equal(4, sizer.ComputeBatchSize());
+            sizer.BatchCompleted(4, S(0.0001));
+            Assert.Equal(8, sizer.ComputeBatchSize());
+            Assert.Equal(8, sizer.EffectiveBatchSize);
+        }
+
+        [Fact]
+        public void BatchesBetweenTheThresholdsKeepTheSize()
+        {
+            AutoBatchSizer sizer = GrownTo(4);
+            sizer.BatchCompleted(4, S(0.5));
+            Assert.Equal(4, sizer.ComputeBatchSize());
+            sizer.BatchCompleted(4, S(1.9));
+            Assert.Equal(4, sizer.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void ADurationOfExactlyTheMinimumDoesNotGrow()
+        {
+            var sizer = new AutoBatchSizer();
+            sizer.BatchCompleted(1, S(0.2));
+            Assert.Equal(1, sizer.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void SlowBatchesShrinkTowardsTheIdealSize()
+        {
+            AutoBatchSizer sizer = GrownTo(16);
+            // joblib: ideal = int(16 * 0.2 / 3) = 1; new size = max(2 * ideal, 1) = 2.
+            sizer.BatchCompleted(16, S(3));
+            Assert.Equal(2, sizer.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void VerySlowBatchesShrinkToOne()
+        {
+            AutoBatchSizer sizer = GrownTo(4);
+            // ideal = int(4 * 0.2 / 5) = 0; new size = max(0, 1) = 1.
+            sizer.BatchCompleted(4, S(5));
+            Assert.Equal(1, sizer.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void SizeOneNeverShrinks()
+        {
+            var sizer = new AutoBatchSizer();
+            sizer.BatchCompleted(1, S(30));
+            Assert.Equal(1, sizer.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void ADurationOfExactlyTheMaximumDoesNotShrink()
+        {
+            AutoBatchSizer sizer = GrownTo(4);
+            sizer.BatchCompleted(4, S(2));
+            Assert.Equal(4, sizer.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void SmoothingKeepsEightTenthsOfTheOldDurationAndTwoTenthsOfTheNew()
+        {
+            // 0.8 * 0.3 + 0.2 * 0.05 = 0.25 s: above 0.2, no growth. (The last value alone, a plain mean, or
+            // 0.2 old + 0.8 new would all be under 0.2 s and grow.)
+            var sizer = new AutoBatchSizer();
+            sizer.BatchCompleted(1, S(0.3));
+            sizer.BatchCompleted(1, S(0.05));
+            Assert.Equal(1, sizer.ComputeBatchSize());
+
+            // 0.8 * 0.1 + 0.2 * 0.5 = 0.18 s: under 0.2, grows. (The last value alone, or a plain mean, would not.)
+            var other = new AutoBatchSizer();
+            other.BatchCompleted(1, S(0.1));
+            other.BatchCompleted(1, S(0.5));
+            Assert.Equal(2, other.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void OnlyBatchesOfTheEffectiveSizeCount()
+        {
+            var sizer = new AutoBatchSizer();
+            sizer.BatchCompleted(3, S(0.001));
+            sizer.BatchCompleted(2, S(0.001));
+            Assert.Equal(1, sizer.ComputeBatchSize());
+
+            AutoBatchSizer grown = GrownTo(4);
+            // A slow batch of the old size, completing late, must not shrink the new size.
+            grown.BatchCompleted(2, S(10));
+            Assert.Equal(4, grown.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void TheEstimateStartsAfreshWhenTheSizeChanges()
+        {
+            var sizer = new AutoBatchSizer();
+            sizer.BatchCompleted(1, S(0.01));
+            Assert.Equal(2, sizer.ComputeBatchSize());
+            // No batch of size 2 finished yet: no estimate, no change.
+            Assert.Equal(2, sizer.ComputeBatchSize());
+            // The first batch of the new size counts as is (0.5 s: keep the size). Had the old estimate been
+            // kept, 0.8 * 0.01 + 0.2 * 0.5 = 0.108 s would have grown it.
+            sizer.BatchCompleted(2, S(0.5));
+            Assert.Equal(2, sizer.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void TheEstimateStartsAfreshAfterShrinking()
+        {
+            AutoBatchSizer sizer = GrownTo(16);
+            sizer.BatchCompleted(16, S(3));
+            Assert.Equal(2, sizer.ComputeBatchSize());
+            sizer.BatchCompleted(2, S(0.5));
+            Assert.Equal(2, sizer.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void ResetStartsOverAtOne()
+        {
+            AutoBatchSizer sizer = GrownTo(8);
+            sizer.BatchCompleted(8, S(0.001));
+            sizer.Reset();
+            Assert.Equal(1, sizer.EffectiveBatchSize);
+            Assert.Equal(1, sizer.ComputeBatchSize());
+            sizer.BatchCompleted(1, S(0.5));
+            Assert.Equal(1, sizer.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void ThresholdsAreJoblibs()
+        {
+            Assert.Equal(S(0.2), AutoBatchSizer.MinIdealBatchDuration);
+            Assert.Equal(S(2), AutoBatchSizer.MaxIdealBatchDuration);
+        }
+    }
+}
