@@ -65,6 +65,8 @@ namespace JoblibPS
         {
             RegisterBuiltIn("sequential", typeof(SequentialBackend), _ => new SequentialBackend());
             RegisterBuiltIn("threading", typeof(ThreadingBackend), _ => new ThreadingBackend());
+            RegisterBuiltIn("loky", typeof(Backends.Process.LokyBackend), arguments => new Backends.Process.LokyBackend(arguments));
+            RegisterBuiltIn("multiprocessing", typeof(Backends.Process.MultiprocessingBackend), arguments => new Backends.Process.MultiprocessingBackend(arguments));
         }
 
         /// <summary>The name of the backend used when neither -Backend nor a config scope names one.</summary>

@@ -13,6 +13,7 @@ namespace JoblibPS.Commands
         public void OnRemove(PSModuleInfo psModuleInfo)
         {
             LocalRunspaceCache.CloseAll();
+            JoblibPS.Backends.Process.ProcessPools.ShutdownAll();
         }
     }
 }

@@ -42,6 +42,12 @@ namespace JoblibPS
         public const string UnsupportedOption = "JoblibUnsupportedOption";
         /// <summary>Use-JoblibConfig was called without a script block.</summary>
         public const string MissingScriptBlock = "JoblibMissingScriptBlock";
+        /// <summary>A worker process ended while it ran an item (killed, out of memory, stack overflow, <c>[Environment]::Exit</c>): joblib's TerminatedWorkerError.</summary>
+        public const string WorkerCrashed = "JoblibWorkerCrashed";
+        /// <summary>A worker process could not start (a wrong PwshPath, or JoblibPS failed to import there).</summary>
+        public const string WorkerStartFailed = "JoblibWorkerStartFailed";
+        /// <summary>A process backend was asked to nest worker processes deeper than the limit (loky's LOKY_MAX_DEPTH, 10).</summary>
+        public const string ProcessNestingTooDeep = "JoblibProcessNestingTooDeep";
         /// <summary>A backend broke the contract (threw from Configure or RetrieveResult, returned null from Submit, called back twice, ...).</summary>
         public const string BackendContract = "JoblibBackendContractViolation";
     }

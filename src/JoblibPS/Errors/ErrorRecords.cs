@@ -59,6 +59,11 @@ namespace JoblibPS
         /// </summary>
         public static ErrorRecord TaskFailed(ErrorRecord workerError, object item)
         {
+            if (IsWorkerFailure(workerError))
+            {
+                // The worker itself failed (crashed, could not start), not the user's script: keep that error's id.
+                return new ErrorRecord(workerError.Exception, ErrorId(workerError), workerError.CategoryInfo.Category, item ?? workerError.TargetObject);
+            }
             var record = new ErrorRecord(workerError.Exception, ErrorIds.TaskFailed, workerError.CategoryInfo.Category, item);
             if (workerError.ErrorDetails != null) record.ErrorDetails = workerError.ErrorDetails;
             SetScriptStackTrace(record, UserFrames(workerError.ScriptStackTrace));
@@ -77,6 +82,19 @@ namespace JoblibPS
             var exception = new InvalidOperationException(
                 "The script block called 'exit' while processing an item, which would end the worker, not just the item. Use 'return' to end an item early.");
             return new ErrorRecord(exception, ErrorIds.TaskExited, ErrorCategory.InvalidOperation, item);
+        }
+
+        private static bool IsWorkerFailure(ErrorRecord record)
+        {
+            string id = ErrorId(record);
+            return id == ErrorIds.WorkerCrashed || id == ErrorIds.WorkerStartFailed;
+        }
+
+        private static string ErrorId(ErrorRecord record)
+        {
+            string id = record.FullyQualifiedErrorId ?? string.Empty;
+            int comma = id.IndexOf(',');
+            return comma < 0 ? id : id.Substring(0, comma);
         }
 
         /// <summary>The part of a worker's script stack trace that belongs to the user's code.</summary>

@@ -49,7 +49,7 @@ namespace JoblibPS
         }
 
         /// <summary>The number of items whose records are complete and may be written.</summary>
-        public int CompleteItems => Outcome == BatchOutcome.Completed ? _itemStarts.Count : Math.Max(0, FailedItem);
+        public int CompleteItems => Outcome == BatchOutcome.Completed ? _itemStarts.Count : Math.Min(_itemStarts.Count, Math.Max(0, FailedItem));
 
         /// <summary>
         /// Reads the output of <see cref="BatchTask.DriverScript"/> (with the marker of <paramref name="task"/>) into a result.
@@ -105,6 +105,20 @@ namespace JoblibPS
                 result.Outcome = BatchOutcome.Completed;
             }
             return result;
+        }
+
+        /// <summary>
+        /// The result of a batch whose worker process died while it ran item <paramref name="failedItem"/>: whatever the
+        /// worker had produced died with it, so no item's records are kept; <paramref name="error"/> says what happened.
+        /// </summary>
+        internal static BatchResult ForWorkerCrash(BatchTask task, int failedItem, ErrorRecord error, TimeSpan duration)
+        {
+            return new BatchResult(task, new List<PSObject>(), new List<int>(), duration)
+            {
+                Outcome = BatchOutcome.Failed,
+                FailedItem = failedItem,
+                Error = error,
+            };
         }
 
         internal static BatchResult ForStopped(BatchTask task, DateTime started)

@@ -1,0 +1,32 @@
+using System;
+using System.Collections;
+
+namespace JoblibPS.Backends.Process
+{
+    /// <summary>
+    /// joblib's default process backend: batches run in a reusable pool of pwsh worker processes that lives in
+    /// the module and serves later calls and scopes (loky's reusable executor) while PwshPath, Environment and
+    /// MaxTasksPerWorker stay the same. Idle workers exit after IdleTimeoutSeconds (300 s unless given); the pool
+    /// grows or shrinks to each call's NJobs; MaxTasksPerWorker replaces a worker after that many batches.
+    /// </summary>
+    public class LokyBackend : WorkerProcessBackend
+    {
+        /// <summary>Creates the backend with default arguments.</summary>
+        public LokyBackend() : this(new Hashtable()) { }
+
+        /// <summary>Creates the backend from backend arguments: PwshPath, IdleTimeoutSeconds, MaxTasksPerWorker, Environment.</summary>
+        public LokyBackend(IDictionary backendArguments) : this(ProcessBackendOptions.From("loky", backendArguments, acceptsIdleTimeout: true), 0) { }
+
+        internal LokyBackend(ProcessBackendOptions options, int nestingLevel) : base(options, nestingLevel) { }
+
+        internal override PwshWorkerPool AcquirePool()
+        {
+            return ProcessPools.AcquireLoky(Options);
+        }
+
+        internal override void ReleasePool(PwshWorkerPool pool)
+        {
+            // The pool is the module's: it outlives this instance and idles out by itself.
+        }
+    }
+}

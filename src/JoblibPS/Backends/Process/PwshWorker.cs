@@ -1,0 +1,162 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using System.Reflection;
+using System.Threading;
+
+namespace JoblibPS.Backends.Process
+{
+    /// <summary>
+    /// One pwsh worker process and the out-of-process runspace that talks to it over its standard streams (the
+    /// transport of Start-Job). Start, Kill and Dispose may be called from any thread; the runspace runs one
+    /// pipeline at a time, so only the pool slot that owns the worker invokes it.
+    /// </summary>
+    /// <remarks>
+    /// PowerShellProcessInstance and RunspaceFactory.CreateOutOfProcessRunspace exist in pwsh 7 but not in
+    /// PowerShellStandard 5.1, so they are reached by reflection. The instance builds a ProcessStartInfo for
+    /// <c>pwsh -s -NoLogo -NoProfile</c> and exposes the Process before it starts (it starts when the runspace
+    /// opens): the pwsh path and the environment are set on that ProcessStartInfo. Its Environment is a copy of
+    /// the caller's environment made for this one process, so starting workers on several threads at once with
+    /// different values is safe; setting variables on the caller's own process (and restoring them) would race
+    /// with every other thread that starts a process meanwhile.
+    /// A worker's pwsh exits by itself when its standard input closes, that is when the caller's process ends
+    /// however it ends (checked by SIGKILLing the caller in tests/Pester/ProcessBackends.Tests.ps1).
+    /// </remarks>
+    internal sealed class PwshWorker : IDisposable
+    {
+        private static readonly Type ProcessInstanceType =
+            typeof(Runspace).Assembly.GetType("System.Management.Automation.Runspaces.PowerShellProcessInstance");
+
+        private static readonly ConstructorInfo ProcessInstanceConstructor = ProcessInstanceType?.GetConstructor(
+            new[] { typeof(Version), typeof(PSCredential), typeof(ScriptBlock), typeof(bool) });
+
+        private static readonly PropertyInfo ProcessProperty = ProcessInstanceType?.GetProperty("Process");
+
+        private static readonly MethodInfo CreateOutOfProcessRunspace = ProcessInstanceType == null
+            ? null
+            : typeof(RunspaceFactory).GetMethod("CreateOutOfProcessRunspace", new[] { typeof(TypeTable), ProcessInstanceType });
+
+        private readonly IDisposable _processInstance;
+        private int _killed;
+        private int _disposed;
+
+        private PwshWorker(IDisposable processInstance, System.Diagnostics.Process process, Runspace runspace, IDictionary<string, string> environment)
+        {
+            _processInstance = processInstance;
+            Process = process;
+            Runspace = runspace;
+            Environment = environment;
+        }
+
+        /// <summary>The worker's process; its Exited event is raised (EnableRaisingEvents) about 30 ms after it dies.</summary>
+        public System.Diagnostics.Process Process { get; }
+
+        /// <summary>The process id, or 0 before it started.</summary>
+        public int ProcessId { get; private set; }
+
+        /// <summary>The out-of-process runspace; open once <see cref="Start"/> returned.</summary>
+        public Runspace Runspace { get; }
+
+        /// <summary>The variables set for this worker on top of the caller's environment.</summary>
+        public IDictionary<string, string> Environment { get; }
+
+        /// <summary>True once this side killed the worker on purpose (abort, recycle, idle, shutdown): its exit is no crash.</summary>
+        public bool KilledOnPurpose => Volatile.Read(ref _killed) != 0;
+
+        /// <summary>The exit code, or null while the process runs (or when it cannot be read).</summary>
+        public int? ExitCode
+        {
+            get
+            {
+                try { return Process.HasExited ? Process.ExitCode : (int?)null; }
+                catch (InvalidOperationException) { return null; }
+            }
+        }
+
+        /// <summary>The module file a worker imports: the manifest next to the loaded dll when there is one, else the dll itself.</summary>
+        public static string ModulePath
+        {
+            get
+            {
+                string dll = typeof(PwshWorker).Assembly.Location;
+                string manifest = Path.Combine(Path.GetDirectoryName(dll) ?? ".", "JoblibPS.psd1");
+                return File.Exists(manifest) ? manifest : dll;
+            }
+        }
+
+        /// <summary>
+        /// Creates the worker (not started): the runspace exists, the process not yet. <paramref name="onExit"/> is
+        /// called from a thread-pool thread when the process ends, for whatever reason.
+        /// </summary>
+        public static PwshWorker Create(string pwshPath, IDictionary<string, string> environment, Action<PwshWorker> onExit)
+        {
+            if (ProcessInstanceConstructor == null || ProcessProperty == null || CreateOutOfProcessRunspace == null)
+            {
+                throw new PlatformNotSupportedException(
+                    "The process backends need PowerShell 7 (pwsh): this PowerShell has no PowerShellProcessInstance or CreateOutOfProcessRunspace. Use the threading backend here, or run in pwsh 7.");
+            }
+            var instance = (IDisposable)ProcessInstanceConstructor.Invoke(new object[] { null, null, null, false });
+            var process = (System.Diagnostics.Process)ProcessProperty.GetValue(instance);
+            process.StartInfo.FileName = pwshPath;
+            foreach (KeyValuePair<string, string> variable in environment)
+            {
+                if (variable.Value == null) process.StartInfo.Environment.Remove(variable.Key);
+                else process.StartInfo.Environment[variable.Key] = variable.Value;
+            }
+            process.EnableRaisingEvents = true;
+            Runspace runspace;
+            try
+            {
+                runspace = (Runspace)CreateOutOfProcessRunspace.Invoke(null, new object[] { null, instance });
+            }
+            catch (TargetInvocationException ex) when (ex.InnerException != null)
+            {
+                instance.Dispose();
+                throw ex.InnerException;
+            }
+            var worker = new PwshWorker(instance, process, runspace, environment);
+            process.Exited += (sender, e) => onExit(worker);
+            return worker;
+        }
+
+        /// <summary>Starts the process, opens the runspace and imports JoblibPS there (for nested calls). Blocks about a second.</summary>
+        public void Start()
+        {
+            Runspace.Name = "JoblibPS process worker";
+            Runspace.Open();
+            try { ProcessId = Process.Id; } catch (InvalidOperationException) { }
+            using (var ps = PowerShell.Create())
+            {
+                ps.Runspace = Runspace;
+                ps.AddScript("param($module) $ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'; Import-Module -Name $module -Global")
+                    .AddArgument(ModulePath);
+                ps.Invoke();
+            }
+        }
+
+        /// <summary>Kills the process (any thread; returns at once). Its exit is then known to be no crash.</summary>
+        public void Kill()
+        {
+            Interlocked.Exchange(ref _killed, 1);
+            try
+            {
+                if (!Process.HasExited) Process.Kill();
+            }
+            catch (InvalidOperationException) { }
+            catch (System.ComponentModel.Win32Exception) { }
+        }
+
+        /// <summary>
+        /// Ends the worker: kills the process and lets the runspace go. Closing the runspace of a dead process
+        /// blocks for about 60 s (PLATFORM.md), so the runspace is not closed here; its transport ends with the process.
+        /// </summary>
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            Kill();
+            try { _processInstance.Dispose(); } catch (Exception) { }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using System;
+using System.Globalization;
+using System.Management.Automation;
+using System.Runtime.InteropServices;
+
+namespace JoblibPS.Backends.Process
+{
+    /// <summary>
+    /// A worker process ended while it ran a batch (killed, out of memory, a stack overflow, <c>[Environment]::Exit</c>):
+    /// joblib's TerminatedWorkerError. Its error id is <see cref="ErrorIds.WorkerCrashed"/>; the item is the target.
+    /// </summary>
+    public sealed class WorkerCrashedException : Exception, IContainsErrorRecord
+    {
+        internal WorkerCrashedException(string message, int? exitCode, int processId, object item)
+            : base(message)
+        {
+            ExitCode = exitCode;
+            ProcessId = processId;
+            ErrorRecord = new ErrorRecord(this, ErrorIds.WorkerCrashed, ErrorCategory.OperationStopped, item);
+        }
+
+        /// <summary>The worker's exit code (on Unix, 128 + the signal number for a process killed by a signal); null when unknown.</summary>
+        public int? ExitCode { get; }
+
+        /// <summary>The worker's process id.</summary>
+        public int ProcessId { get; }
+
+        /// <summary>The record the engine reports.</summary>
+        public ErrorRecord ErrorRecord { get; }
+    }
+
+    /// <summary>A worker process could not start (a wrong PwshPath, a pwsh that fails at start-up, JoblibPS failing to import there).</summary>
+    public sealed class WorkerStartException : Exception, IContainsErrorRecord
+    {
+        internal WorkerStartException(string backendName, string pwshPath, Exception inner)
+            : base($"A worker process of backend '{backendName}' could not start ('{pwshPath}'): {Flatten(inner).Message} Check the backend argument PwshPath and that JoblibPS imports in that pwsh.", Flatten(inner))
+        {
+            ErrorRecord = new ErrorRecord(this, ErrorIds.WorkerStartFailed, ErrorCategory.ResourceUnavailable, pwshPath);
+        }
+
+        /// <summary>The record the engine reports.</summary>
+        public ErrorRecord ErrorRecord { get; }
+
+        private static Exception Flatten(Exception ex)
+        {
+            while ((ex is System.Reflection.TargetInvocationException || ex is AggregateException) && ex.InnerException != null) ex = ex.InnerException;
+            return ex;
+        }
+    }
+
+    /// <summary>Builds the result of a batch whose worker died.</summary>
+    internal static class WorkerCrash
+    {
+        public static BatchResult Result(string backendName, BatchTask task, PwshWorker worker, DateTime started, int runningItem = -1)
+        {
+            int? exitCode = worker.ExitCode;
+            int index = runningItem >= 0 && runningItem < task.Count ? runningItem : 0;
+            object item = task.Count > 0 ? task.Items[index] : null;
+            string what;
+            if (task.Count == 1 || runningItem >= 0)
+            {
+                what = $"item {task.FirstItemIndex + index} of the call ({Describe(item)})";
+            }
+            else
+            {
+                what = $"a batch of {task.Count} items (items {task.FirstItemIndex} to {task.FirstItemIndex + task.Count - 1} of the call, the first {Describe(item)})";
+            }
+            string message =
+                $"A worker process of backend '{backendName}' (pid {worker.ProcessId}) ended while it ran {what}: {DescribeExit(exitCode)}. " +
+                "The process was killed, ran out of memory, overflowed its stack, or called [Environment]::Exit. The call was stopped; later calls get a fresh worker.";
+            var crash = new WorkerCrashedException(message, exitCode, worker.ProcessId, item);
+            return BatchResult.ForWorkerCrash(task, index, crash.ErrorRecord, DateTime.UtcNow - started);
+        }
+
+        internal static string DescribeExit(int? exitCode)
+        {
+            if (!exitCode.HasValue) return "exit code unknown";
+            int code = exitCode.Value;
+            string text = "exit code " + code.ToString(CultureInfo.InvariantCulture);
+            if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows) && code > 128 && code < 128 + 65)
+            {
+                int signal = code - 128;
+                text += $", killed by signal {signal}{SignalName(signal)}";
+            }
+            return text;
+        }
+
+        private static string SignalName(int signal)
+        {
+            switch (signal)
+            {
+                case 2: return " (SIGINT)";
+                case 6: return " (SIGABRT: an abort, such as a stack overflow or a fatal runtime error)";
+                case 9: return " (SIGKILL)";
+                case 11: return " (SIGSEGV)";
+                case 15: return " (SIGTERM)";
+                default: return string.Empty;
+            }
+        }
+
+        private static string Describe(object item)
+        {
+            if (item is PSObject pso) item = pso.BaseObject;
+            if (item == null) return "$null";
+            string text;
+            try { text = item.ToString(); }
+            catch (Exception) { text = item.GetType().Name; }
+            if (text.Length > 60) text = text.Substring(0, 57) + "...";
+            return "'" + text + "'";
+        }
+    }
+}

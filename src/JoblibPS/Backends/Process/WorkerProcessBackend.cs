@@ -1,0 +1,148 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Management.Automation;
+using JoblibPS.Dispatch;
+
+namespace JoblibPS.Backends.Process
+{
+    /// <summary>
+    /// What loky and multiprocessing share: batches run in pwsh worker processes (out-of-process runspaces), so
+    /// a crash, a leaking module or a native library that is not thread-safe cannot take the caller down, and
+    /// each worker has its own garbage-collected heap. Items, -ArgumentList and <c>$using:</c> values travel
+    /// serialized; results come back deserialized (property bags), as with Start-Job.
+    /// </summary>
+    /// <remarks>
+    /// Worker environment, in the order applied (a later one wins): <see cref="ProcessBackendOptions.DefaultWorkerEnvironment"/>
+    /// (the garbage-collector budget), the thread limits of joblib's rule (<see cref="ParallelBackendBase.PrepareWorkerEnvironment"/>),
+    /// the process nesting depth (<see cref="DepthVariable"/>), then the Environment backend argument.
+    /// With one effective job the backend falls back to sequential, as joblib's process backends do.
+    /// </remarks>
+    public abstract class WorkerProcessBackend : ParallelBackendBase
+    {
+        /// <summary>How many levels of worker processes may nest: loky's LOKY_MAX_DEPTH default.</summary>
+        public const int DefaultMaxDepth = 10;
+
+        /// <summary>The variable that holds a worker's process nesting depth (1 in a worker of a top-level call).</summary>
+        public const string DepthVariable = "JOBLIBPS_PROCESS_DEPTH";
+
+        /// <summary>Overrides <see cref="DefaultMaxDepth"/>, like LOKY_MAX_DEPTH.</summary>
+        public const string MaxDepthVariable = "JOBLIBPS_MAX_DEPTH";
+
+        private ErrorRecord _depthError;
+
+        internal WorkerProcessBackend(ProcessBackendOptions options, int nestingLevel) : base(nestingLevel)
+        {
+            Options = options ?? throw new ArgumentNullException(nameof(options));
+            SupportsInnerMaxNumThreads = true;
+            SupportsRetrieveCallback = true;
+            SupportsTimeout = true;
+            SupportsReturnGenerator = true;
+            SupportsSharedMem = false;
+            UsesThreads = false;
+        }
+
+        /// <summary>The backend arguments this instance was created with.</summary>
+        public ProcessBackendOptions Options { get; }
+
+        /// <summary>The process ids of the workers serving this backend now (empty between calls of multiprocessing).</summary>
+        public IReadOnlyList<int> WorkerProcessIds => Pool?.WorkerProcessIds ?? (IReadOnlyList<int>)Array.Empty<int>();
+
+        internal PwshWorkerPool Pool { get; private set; }
+
+        /// <summary>joblib's CPU rule (-1 = every CPU).</summary>
+        public override int EffectiveNJobs(int nJobs)
+        {
+            return NJobs.Resolve(nJobs);
+        }
+
+        /// <summary>Gets workers ready (they start in parallel; the call does not wait for them); one job falls back to sequential.</summary>
+        public override int Configure(int nJobs, ParallelCall parallel, IDictionary backendArgs)
+        {
+            Parallel = parallel;
+            int n = EffectiveNJobs(nJobs);
+            if (n == 1)
+            {
+                throw new FallbackToBackendException(new Sequential.SequentialBackend(NestingLevel));
+            }
+            _depthError = DepthError();
+            if (_depthError != null) return n;
+            PwshWorkerPool pool = AcquirePool();
+            pool.Resize(n, WorkerEnvironmentFor(n));
+            Pool = pool;
+            return n;
+        }
+
+        /// <summary>Refuses the call when it would nest worker processes deeper than the limit.</summary>
+        public override void StartCall()
+        {
+            if (_depthError != null) throw new TerminatingErrorException(_depthError);
+        }
+
+        /// <summary>Queues the batch for the next free worker.</summary>
+        public override object Submit(BatchTask task, Action<object> callback)
+        {
+            PwshWorkerPool pool = Pool ?? throw new InvalidOperationException($"The backend '{this}' was not configured.");
+            var future = new BatchFuture(task, callback);
+            pool.Enqueue(future, this);
+            return future;
+        }
+
+        /// <summary>
+        /// Drops this call's queued batches and kills the workers running its batches; fresh workers replace them
+        /// at once, so the pool is whole again (<paramref name="ensureReady"/> or not: loky's pool serves later calls).
+        /// </summary>
+        public override void AbortEverything(bool ensureReady)
+        {
+            Pool?.Abort(this);
+            if (!ensureReady) Terminate();
+        }
+
+        /// <summary>Releases this instance's hold on its pool.</summary>
+        public override void Terminate()
+        {
+            PwshWorkerPool pool = Pool;
+            Pool = null;
+            if (pool != null) ReleasePool(pool);
+        }
+
+        /// <summary>The pool for the call being configured, not yet sized.</summary>
+        internal abstract PwshWorkerPool AcquirePool();
+
+        /// <summary>Called when this instance lets go of <paramref name="pool"/>.</summary>
+        internal abstract void ReleasePool(PwshWorkerPool pool);
+
+        /// <summary>The variables set for workers started for <paramref name="nJobs"/> jobs.</summary>
+        internal IDictionary<string, string> WorkerEnvironmentFor(int nJobs)
+        {
+            var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (KeyValuePair<string, string> pair in ProcessBackendOptions.DefaultWorkerEnvironment) environment[pair.Key] = pair.Value;
+            foreach (KeyValuePair<string, string> pair in PrepareWorkerEnvironment(nJobs)) environment[pair.Key] = pair.Value;
+            environment[DepthVariable] = (CurrentDepth + 1).ToString(CultureInfo.InvariantCulture);
+            foreach (KeyValuePair<string, string> pair in Options.Environment) environment[pair.Key] = pair.Value;
+            return environment;
+        }
+
+        /// <summary>The process nesting depth of this process: 0 in the caller, 1 in its workers, and so on.</summary>
+        internal static int CurrentDepth => ReadInt(DepthVariable, 0);
+
+        private ErrorRecord DepthError()
+        {
+            int max = ReadInt(MaxDepthVariable, DefaultMaxDepth);
+            int depth = CurrentDepth;
+            if (depth + 1 <= max) return null;
+            var exception = new InvalidOperationException(
+                $"The backend '{this}' would start worker processes at nesting depth {depth + 1}, deeper than the limit of {max} (loky's LOKY_MAX_DEPTH): " +
+                $"Invoke-JoblibParallel with a process backend was called inside {depth} levels of worker processes. Use the threading or sequential backend for inner loops, " +
+                $"or raise the limit with the environment variable {MaxDepthVariable}.");
+            return new ErrorRecord(exception, ErrorIds.ProcessNestingTooDeep, ErrorCategory.LimitsExceeded, this);
+        }
+
+        private static int ReadInt(string variable, int fallback)
+        {
+            string text = Environment.GetEnvironmentVariable(variable);
+            return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) ? value : fallback;
+        }
+    }
+}
