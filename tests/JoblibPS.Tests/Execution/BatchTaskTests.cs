@@ -117,6 +117,21 @@ namespace JoblibPS.Tests.Execution
             Assert.Equal(1, result.CompleteItems);
         }
 
+        /// <summary>
+        /// A nested sequential call runs its own driver in the worker's runspace; the outer batch's later items must
+        /// still be told apart (the inner driver's variables must not shadow the outer driver's).
+        /// </summary>
+        [Fact]
+        public async Task ANestedSequentialCallDoesNotDisturbTheRestOfTheBatch()
+        {
+            BatchTask task = NewTask("(1..2 | Invoke-JoblibParallel { $_ * 10 } -Backend sequential -BatchSize 1) -join '+'", 1, 2, 3);
+            var result = (BatchResult)await Task.Run(() => task.Invoke());
+            Assert.True(result.Outcome == BatchOutcome.Completed, $"Outcome {result.Outcome} at item {result.FailedItem}: {result.Error?.Exception?.Message}");
+            Assert.Equal(new object[] { "10+20" }, RecordsOf(result, 0));
+            Assert.Equal(new object[] { "10+20" }, RecordsOf(result, 1));
+            Assert.Equal(new object[] { "10+20" }, RecordsOf(result, 2));
+        }
+
         [Fact]
         public async Task ConvertsToFuncOfObject()
         {
