@@ -100,6 +100,34 @@ namespace JoblibPS.Tests.Backends
             Assert.Equal(new[] { 10, 30, 60, 100 }, run.Ints);
         }
 
+        /// <summary>
+        /// A nested call inside one item must not disturb the items after it in the same batch. Even items nest,
+        /// odd items are quick, and -BatchSize 2 lets an odd item share a batch with the even one before it; batch
+        /// composition depends on timing, so the call is repeated to make a shared batch all but certain.
+        /// </summary>
+        [Theory]
+        [MemberData(nameof(Backends))]
+        public void ANestedCallLeavesTheRestOfItsBatchAlone(string backend, int nJobs)
+        {
+            string call = "1..10 | " + Call("if ($_ % 2) { $_ } else { $n = $_; (1..$n | Invoke-JoblibParallel { $_ } | Measure-Object -Sum).Sum }", backend, nJobs, "-BatchSize 2");
+            ScriptRun run = _host.Run($"foreach ($i in 1..5) {{ ({call}) -join ',' }}").AssertNoErrors();
+            Assert.Equal(Enumerable.Repeat("1,3,3,10,5,21,7,36,9,55", 5), run.Output.Cast<string>());
+        }
+
+        /// <summary>The caller's variables, functions and preferences are the same after a call as before it.</summary>
+        [Theory]
+        [MemberData(nameof(Backends))]
+        public void ACallLeavesTheCallersSessionAsItWas(string backend, int nJobs)
+        {
+            ScriptRun run = _host.Run(
+                "$ErrorActionPreference = 'Continue'; $WarningPreference = 'Continue'; $ProgressPreference = 'Continue'; " +
+                "$null = 1..3 | " + Call("$_", backend, nJobs, "-ErrorAction SilentlyContinue -WarningAction SilentlyContinue") + "; " +
+                "$ErrorActionPreference; $WarningPreference; $ProgressPreference; " +
+                "(@(Get-Variable -Name '__Joblib*' -ErrorAction Ignore).Name) -join ','; " +
+                "@(Get-Command -Name '__Joblib*' -ErrorAction Ignore).Count").AssertNoErrors();
+            Assert.Equal(new object[] { "Continue", "Continue", "Continue", "", 0 }, run.Output.Select(o => o is Enum e ? e.ToString() : o).ToArray());
+        }
+
         [Theory]
         [MemberData(nameof(Backends))]
         public void ResultsStayInInputOrderWhenBatchesFinishOutOfOrder(string backend, int nJobs)
