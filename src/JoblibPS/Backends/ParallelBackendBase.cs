@@ -57,8 +57,8 @@ namespace JoblibPS
         /// <summary>How deep this backend's calls are nested: 0 at the top level, one more for each level of Invoke-JoblibParallel inside a worker.</summary>
         public int NestingLevel { get; set; }
 
-        /// <summary>Settings of the call being run; set by <see cref="Configure"/>, null between calls.</summary>
-        public ParallelCall Parallel { get; protected set; }
+        /// <summary>Settings of the call being run: set by the engine before <see cref="Configure"/>, null again after <see cref="StopCall"/>.</summary>
+        public ParallelCall Parallel { get; protected internal set; }
 
         /// <summary>
         /// Says how many jobs can run at once for the requested <paramref name="nJobs"/> (never 0: the engine

@@ -91,6 +91,7 @@ namespace JoblibPS.Dispatch
             {
                 try
                 {
+                    _backend.Parallel = call;
                     _nJobs = _backend.Configure(_settings.NJobs, call, _settings.BackendArguments);
                     break;
                 }
@@ -479,6 +480,7 @@ namespace JoblibPS.Dispatch
                 _callStarted = false;
                 try { _backend.StopCall(); }
                 catch (Exception ex) { _writer.WriteWarning($"The backend '{_backend}' failed in StopCall: {Unwrap(ex).Message}"); }
+                _backend.Parallel = null;
             }
             if (_callOwnsBackend)
             {
