@@ -39,7 +39,7 @@ namespace JoblibPS.Examples
         // Called before every Invoke-JoblibParallel call: an executor running at most n tasks at once.
         public override int Configure(int nJobs, ParallelCall parallel, IDictionary backendArgs)
         {
-            int n = base.Configure(nJobs, parallel, backendArgs);   // sets Parallel
+            int n = EffectiveNJobs(nJobs);
             Terminate();
             _schedulers = new ConcurrentExclusiveSchedulerPair(TaskScheduler.Default, n);
             _executor = new TaskFactory<object>(_schedulers.ConcurrentScheduler);

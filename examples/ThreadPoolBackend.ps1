@@ -47,7 +47,7 @@ class ThreadPoolBackend : JoblibPS.ParallelBackendBase {
 
     # Called before every Invoke-JoblibParallel call: an executor running at most $n tasks at once.
     [int] Configure([int] $nJobs, [JoblibPS.ParallelCall] $parallel, [System.Collections.IDictionary] $backendArgs) {
-        $n = ([JoblibPS.ParallelBackendBase] $this).Configure($nJobs, $parallel, $backendArgs)   # sets Parallel
+        $n = $this.EffectiveNJobs($nJobs)
         $this.Terminate()
         $this.Schedulers = [System.Threading.Tasks.ConcurrentExclusiveSchedulerPair]::new([System.Threading.Tasks.TaskScheduler]::Default, $n)
         $this.Executor = [System.Threading.Tasks.TaskFactory[object]]::new($this.Schedulers.ConcurrentScheduler)
