@@ -152,8 +152,7 @@ namespace JoblibPS.Backends
 
         private static ArgumentException Unaccepted(string name, string key, IReadOnlyCollection<string> accepted)
         {
-            string list = accepted.Count == 0 ? "it accepts none" : "it accepts: " + string.Join(", ", accepted);
-            return new ArgumentException($"The backend '{name}' does not accept the backend argument '{key}'; {list}.");
+            return BackendArguments.Unaccepted(name, key, accepted);
         }
 
         private static ArgumentException Missing(string name, string parameter, IReadOnlyCollection<string> accepted)

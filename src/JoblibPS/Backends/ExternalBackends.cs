@@ -41,7 +41,7 @@ namespace JoblibPS
     internal sealed class ModuleMissingException : Exception
     {
         public ModuleMissingException(BackendRegistration external, string reason)
-            : base($"The backend '{external.Name}' comes from the module '{external.ModuleName}', which could not provide it: {reason}. Install the module (Install-PSResource {external.ModuleName}, or Install-Module {external.ModuleName}), or add its folder to $env:PSModulePath.")
+            : base($"The backend '{external.Name}' comes from the module '{external.ModuleName}', which could not provide it: {reason.TrimEnd('.', ' ')}. Install the module (Install-PSResource {external.ModuleName}, or Install-Module {external.ModuleName}), or add its folder to $env:PSModulePath.")
         {
         }
     }

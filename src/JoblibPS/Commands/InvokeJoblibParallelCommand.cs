@@ -44,12 +44,12 @@ namespace JoblibPS.Commands
 
         /// <summary>'auto' or a positive integer.</summary>
         [Parameter]
-        [ValidateNotNullOrEmpty]
+        [ValidateNotNull]
         public string BatchSize { get; set; } = "auto";
 
         /// <summary>joblib's pre-dispatch expression.</summary>
         [Parameter]
-        [ValidateNotNullOrEmpty]
+        [ValidateNotNull]
         public string PreDispatch { get; set; } = "2*n_jobs";
 
         /// <summary>Write output as items complete rather than in input order.</summary>
@@ -189,6 +189,7 @@ namespace JoblibPS.Commands
         /// The caller's effective preference for each stream, as the worker should use it: a common parameter
         /// given to this call wins over the caller's preference variable. Inquire becomes Continue (a worker
         /// cannot ask); the record then reaches the caller, whose own preference applies when it is written.
+        /// The order is <see cref="WorkerDriver.PreferenceNames"/>: error, warning, verbose, debug, information.
         /// </summary>
         private string[] CallerPreferences()
         {
@@ -204,6 +205,10 @@ namespace JoblibPS.Commands
                 else value = SessionState.PSVariable.GetValue(names[i]);
                 string text = (value is PSObject pso ? pso.BaseObject : value)?.ToString() ?? "Continue";
                 if (text.Equals("Inquire", StringComparison.OrdinalIgnoreCase) || text.Equals("Suspend", StringComparison.OrdinalIgnoreCase)) text = "Continue";
+                // Silenced errors, warnings and information still belong in -ErrorVariable, -WarningVariable,
+                // -InformationVariable and $Error: the worker sends them, and the caller's own preference drops them
+                // from view when the cmdlet writes them. Verbose and debug have no variables: silence saves the work.
+                if (i != 2 && i != 3 && text.Equals("SilentlyContinue", StringComparison.OrdinalIgnoreCase)) text = "Continue";
                 values[i] = text;
             }
             return values;

@@ -62,7 +62,7 @@ namespace JoblibPS.Execution
                 {
                     try
                     {
-                        idle.Runspace.ResetRunspaceState();
+                        Reset(idle.Runspace);
                     }
                     catch (Exception)
                     {
@@ -73,6 +73,50 @@ namespace JoblibPS.Execution
                 return idle.Runspace;
             }
             return Open();
+        }
+
+        /// <summary>
+        /// Brings a used runspace back to its state when opened: PowerShell's ResetRunspaceState (variables,
+        /// location), then the global functions and aliases a call defined, which ResetRunspaceState keeps.
+        /// Imported modules stay loaded, as in a warm worker process. Call on the thread that will use it.
+        /// </summary>
+        public static void Reset(Runspace runspace)
+        {
+            runspace.ResetRunspaceState();
+            using (var ps = PowerShell.Create())
+            {
+                ps.Runspace = runspace;
+                ps.AddScript(@"param($functions, $aliases)
+Get-ChildItem -Path function: | Where-Object { -not $functions.Contains($_.Name) } | Remove-Item -Force
+Get-ChildItem -Path alias: | Where-Object { -not $aliases.Contains($_.Name) } | Remove-Item -Force", useLocalScope: true)
+                    .AddArgument(Baseline.Functions).AddArgument(Baseline.Aliases);
+                ps.Invoke();
+            }
+        }
+
+        /// <summary>The global functions and aliases of a freshly opened worker runspace.</summary>
+        private static class Baseline
+        {
+            public static readonly HashSet<string> Functions;
+            public static readonly HashSet<string> Aliases;
+
+            static Baseline()
+            {
+                Functions = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+                Aliases = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+                using (Runspace fresh = RunspaceFactory.CreateRunspace(WorkerSessionState))
+                {
+                    fresh.ThreadOptions = PSThreadOptions.UseCurrentThread;
+                    fresh.Open();
+                    using (var ps = PowerShell.Create())
+                    {
+                        ps.Runspace = fresh;
+                        foreach (PSObject name in ps.AddScript("(Get-ChildItem function:).Name").Invoke()) Functions.Add(name.ToString());
+                        ps.Commands.Clear();
+                        foreach (PSObject name in ps.AddScript("(Get-ChildItem alias:).Name").Invoke()) Aliases.Add(name.ToString());
+                    }
+                }
+            }
         }
 
         /// <summary>Gives a rented runspace back; an unhealthy one is closed.</summary>

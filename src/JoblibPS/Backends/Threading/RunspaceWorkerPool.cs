@@ -18,6 +18,13 @@ namespace JoblibPS.Backends.Threading
         private readonly List<Thread> _threads = new List<Thread>();
         private readonly HashSet<BatchFuture> _running = new HashSet<BatchFuture>();
         private bool _disposed;
+        private int _call;
+
+        /// <summary>Starts a new call: each worker resets its runspace before it runs the call's first task, so nothing a call leaves behind (global variables, functions, location) reaches the next one.</summary>
+        public void BeginCall()
+        {
+            Interlocked.Increment(ref _call);
+        }
 
         public RunspaceWorkerPool(int size)
         {
@@ -82,6 +89,7 @@ namespace JoblibPS.Backends.Threading
         {
             Runspace runspace = null;
             bool healthy = true;
+            int servedCall = 0;
             try
             {
                 while (true)
@@ -97,7 +105,16 @@ namespace JoblibPS.Backends.Threading
                     BatchResult result;
                     try
                     {
-                        if (runspace == null) runspace = LocalRunspaceCache.Rent();
+                        int call = Volatile.Read(ref _call);
+                        if (runspace == null)
+                        {
+                            runspace = LocalRunspaceCache.Rent();
+                        }
+                        else if (servedCall != 0 && servedCall != call)
+                        {
+                            LocalRunspaceCache.Reset(runspace);
+                        }
+                        servedCall = call;
                         result = future.Task.InvokeIn(runspace);
                     }
                     catch (Exception ex)

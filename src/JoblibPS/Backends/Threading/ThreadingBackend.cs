@@ -49,6 +49,12 @@ namespace JoblibPS.Backends.Threading
             return n;
         }
 
+        /// <summary>Starts a call: runspaces that served an earlier call of this backend are reset before they serve this one.</summary>
+        public override void StartCall()
+        {
+            _pool?.BeginCall();
+        }
+
         /// <summary>Queues the task for the next free worker.</summary>
         public override object Submit(BatchTask task, Action<object> callback)
         {
