@@ -15,8 +15,25 @@ namespace JoblibPS.Dispatch
         /// <summary>Batches longer than this shrink (joblib: 2 s).</summary>
         public static TimeSpan MaxIdealBatchDuration { get; set; } = TimeSpan.FromSeconds(2);
 
+        /// <summary>
+        /// How much a batch may grow in one step. joblib doubles at most, to avoid huge batches starving workers;
+        /// there a batch costs microseconds. In PowerShell one batch costs 0.3 to 0.6 ms in a warm runspace and
+        /// 5 to 16 ms in a worker process or over SSH (../shared/PLATFORM.md), so doubling from 1 spends a dozen
+        /// round trips before tiny items are batched well (bench/ W1). Growing eightfold reaches the ideal size in
+        /// a third of the steps; the ideal size itself still bounds the growth.
+        /// </summary>
+        public const int DefaultMaxGrowthFactor = 8;
+
+        private readonly int _maxGrowthFactor;
         private int _effectiveBatchSize = 1;
         private double _smoothedSeconds;
+
+        /// <summary>Creates a sizer; <paramref name="maxGrowthFactor"/> 2 is joblib's own rule.</summary>
+        public AutoBatchSizer(int maxGrowthFactor = DefaultMaxGrowthFactor)
+        {
+            if (maxGrowthFactor < 2) throw new ArgumentOutOfRangeException(nameof(maxGrowthFactor), "A batch must be able to grow: give 2 or more.");
+            _maxGrowthFactor = maxGrowthFactor;
+        }
 
         /// <summary>The batch size in force.</summary>
         public int EffectiveBatchSize => _effectiveBatchSize;
@@ -37,10 +54,10 @@ namespace JoblibPS.Dispatch
             int size = old;
             if (duration > 0 && duration < min)
             {
-                // Grow towards the ideal size, at most doubling per step, aiming at twice the ideal to limit
-                // oscillation between the two thresholds (joblib).
+                // Grow towards the ideal size, at most by the growth factor per step, aiming at twice the ideal to
+                // limit oscillation between the two thresholds (joblib).
                 long ideal = (long)(old * min / duration) * 2;
-                size = (int)Math.Max(1, Math.Min(2L * old, Math.Min(ideal, int.MaxValue / 2)));
+                size = (int)Math.Max(1, Math.Min((long)_maxGrowthFactor * old, Math.Min(ideal, int.MaxValue / 2)));
             }
             else if (duration > MaxIdealBatchDuration.TotalSeconds && old >= 2)
             {

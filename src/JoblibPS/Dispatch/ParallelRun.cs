@@ -56,6 +56,7 @@ namespace JoblibPS.Dispatch
         private bool _upstreamSlow;
         private bool _inputEnded;
         private long _completedItems;
+        private TimeSpan _workerTime;
         private readonly RunProgress _progress;
         private readonly ConcurrentDictionary<int, BatchTask> _inFlight = new ConcurrentDictionary<int, BatchTask>();
         private int _reorderLimit;
@@ -139,6 +140,7 @@ namespace JoblibPS.Dispatch
             _inputEnded = true;
             Pump(endOfInput: true);
             _finished = true;
+            _writer.WriteDebug($"Workers ran batches for {_workerTime.TotalSeconds:0.000}s in all; the call took {_clock.Elapsed.TotalSeconds:0.000}s.");
             _progress.Finish(_nextItemIndex, _nextBatchIndex);
             EndCall();
         }
@@ -304,6 +306,7 @@ namespace JoblibPS.Dispatch
                 _inFlight.TryRemove(state.Task.BatchIndex, out _);
                 _running--;
                 _completedItems += state.Task.Count;
+                _workerTime += result.Duration;
                 Call(() => _backend.BatchCompleted(state.Task.Count, result.Duration), "BatchCompleted threw an exception");
                 _batchSizeStale = true;
                 if (result.Outcome != BatchOutcome.Completed && !_aborted)

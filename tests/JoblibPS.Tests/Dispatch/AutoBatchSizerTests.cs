@@ -12,10 +12,27 @@ namespace JoblibPS.Tests.Dispatch
     {
         private static TimeSpan S(double seconds) => TimeSpan.FromSeconds(seconds);
 
+        /// <summary>joblib's own growth limit (doubling): these tests pin joblib's formulas with it.</summary>
+        private const int JoblibGrowth = 2;
+
+        [Fact]
+        public void ThePowerShellDefaultGrowsByUpToEightfoldTowardsTheIdealSize()
+        {
+            var sizer = new AutoBatchSizer();
+            sizer.BatchCompleted(1, S(0.0001));
+            Assert.Equal(8, sizer.ComputeBatchSize());
+            // ideal = int(8 * 0.2 / 0.05) * 2 = 64: the ideal size bounds the growth too.
+            sizer.BatchCompleted(8, S(0.05));
+            Assert.Equal(64, sizer.ComputeBatchSize());
+            sizer.BatchCompleted(64, S(0.15));
+            // ideal = int(64 * 0.2 / 0.15) * 2 = 170, less than 8 * 64.
+            Assert.Equal(170, sizer.ComputeBatchSize());
+        }
+
         /// <summary>Grows a fresh sizer to <paramref name="size"/> (a power of two) with fast batches.</summary>
         private static AutoBatchSizer GrownTo(int size)
         {
-            var sizer = new AutoBatchSizer();
+            var sizer = new AutoBatchSizer(JoblibGrowth);
             int current = sizer.ComputeBatchSize();
             while (current < size)
             {
@@ -29,7 +46,7 @@ namespace JoblibPS.Tests.Dispatch
         [Fact]
         public void StartsAtOne()
         {
-            var sizer = new AutoBatchSizer();
+            var sizer = new AutoBatchSizer(JoblibGrowth);
             Assert.Equal(1, sizer.EffectiveBatchSize);
             Assert.Equal(1, sizer.ComputeBatchSize());
             Assert.Equal(1, sizer.ComputeBatchSize());
@@ -38,7 +55,7 @@ namespace JoblibPS.Tests.Dispatch
         [Fact]
         public void FastBatchesGrowAtMostByDoubling()
         {
-            var sizer = new AutoBatchSizer();
+            var sizer = new AutoBatchSizer(JoblibGrowth);
             sizer.BatchCompleted(1, S(0.0001));
             Assert.Equal(2, sizer.ComputeBatchSize());
             sizer.BatchCompleted(2, S(0.0001));
@@ -61,7 +78,7 @@ namespace JoblibPS.Tests.Dispatch
         [Fact]
         public void ADurationOfExactlyTheMinimumDoesNotGrow()
         {
-            var sizer = new AutoBatchSizer();
+            var sizer = new AutoBatchSizer(JoblibGrowth);
             sizer.BatchCompleted(1, S(0.2));
             Assert.Equal(1, sizer.ComputeBatchSize());
         }
@@ -87,7 +104,7 @@ namespace JoblibPS.Tests.Dispatch
         [Fact]
         public void SizeOneNeverShrinks()
         {
-            var sizer = new AutoBatchSizer();
+            var sizer = new AutoBatchSizer(JoblibGrowth);
             sizer.BatchCompleted(1, S(30));
             Assert.Equal(1, sizer.ComputeBatchSize());
         }
@@ -105,13 +122,13 @@ namespace JoblibPS.Tests.Dispatch
         {
             // 0.8 * 0.3 + 0.2 * 0.05 = 0.25 s: above 0.2, no growth. (The last value alone, a plain mean, or
             // 0.2 old + 0.8 new would all be under 0.2 s and grow.)
-            var sizer = new AutoBatchSizer();
+            var sizer = new AutoBatchSizer(JoblibGrowth);
             sizer.BatchCompleted(1, S(0.3));
             sizer.BatchCompleted(1, S(0.05));
             Assert.Equal(1, sizer.ComputeBatchSize());
 
             // 0.8 * 0.1 + 0.2 * 0.5 = 0.18 s: under 0.2, grows. (The last value alone, or a plain mean, would not.)
-            var other = new AutoBatchSizer();
+            var other = new AutoBatchSizer(JoblibGrowth);
             other.BatchCompleted(1, S(0.1));
             other.BatchCompleted(1, S(0.5));
             Assert.Equal(2, other.ComputeBatchSize());
@@ -120,7 +137,7 @@ namespace JoblibPS.Tests.Dispatch
         [Fact]
         public void OnlyBatchesOfTheEffectiveSizeCount()
         {
-            var sizer = new AutoBatchSizer();
+            var sizer = new AutoBatchSizer(JoblibGrowth);
             sizer.BatchCompleted(3, S(0.001));
             sizer.BatchCompleted(2, S(0.001));
             Assert.Equal(1, sizer.ComputeBatchSize());
@@ -134,7 +151,7 @@ namespace JoblibPS.Tests.Dispatch
         [Fact]
         public void TheEstimateStartsAfreshWhenTheSizeChanges()
         {
-            var sizer = new AutoBatchSizer();
+            var sizer = new AutoBatchSizer(JoblibGrowth);
             sizer.BatchCompleted(1, S(0.01));
             Assert.Equal(2, sizer.ComputeBatchSize());
             // No batch of size 2 finished yet: no estimate, no change.
