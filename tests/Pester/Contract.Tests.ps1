@@ -8,6 +8,8 @@ BeforeDiscovery {
     $Backends = @(
         @{ Backend = 'sequential'; NJobs = 1; InProcess = $true }
         @{ Backend = 'threading'; NJobs = 2; InProcess = $true }
+        @{ Backend = 'loky'; NJobs = 2; InProcess = $false }
+        @{ Backend = 'multiprocessing'; NJobs = 2; InProcess = $false }
     )
 }
 

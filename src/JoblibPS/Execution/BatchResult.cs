@@ -63,7 +63,7 @@ namespace JoblibPS
             string marker = task.Marker;
             if (output != null)
             {
-                foreach (PSObject record in output)
+                foreach (PSObject record in Unchunk(output, marker))
                 {
                     if (record != null && record.BaseObject is string text && text == marker)
                     {
@@ -119,6 +119,28 @@ namespace JoblibPS
                 FailedItem = failedItem,
                 Error = error,
             };
+        }
+
+        /// <summary>
+        /// The driver's records in order, with the chunks an out-of-process worker sends (see <see cref="WorkerDriver"/>)
+        /// unrolled. Their elements come back deserialized, plain values unwrapped: each is wrapped as the records of
+        /// a local runspace are.
+        /// </summary>
+        private static IEnumerable<PSObject> Unchunk(IEnumerable<PSObject> output, string marker)
+        {
+            foreach (PSObject record in output)
+            {
+                if (!WorkerDriver.IsChunk(record, marker, out System.Collections.IList chunk))
+                {
+                    yield return record;
+                    continue;
+                }
+                for (int i = 1; i < chunk.Count; i++)
+                {
+                    object element = chunk[i];
+                    yield return element == null ? null : element as PSObject ?? PSObject.AsPSObject(element);
+                }
+            }
         }
 
         internal static BatchResult ForStopped(BatchTask task, DateTime started)

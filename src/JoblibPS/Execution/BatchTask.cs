@@ -205,7 +205,7 @@ namespace JoblibPS
                 watchdog = new Timer(_ => CheckItemTimeout(), null, period, period);
             }
 
-            WorkerDriver.AddTo(ps, this);
+            WorkerDriver.AddTo(ps, this, runspace != null && runspace.RunspaceIsRemote);
             Exception failure = null;
             lock (_gate)
             {
@@ -244,7 +244,7 @@ namespace JoblibPS
             PSObject added;
             try { added = output[index]; }
             catch (ArgumentOutOfRangeException) { return; }
-            if (added != null && added.BaseObject is string text && text == Marker)
+            if (WorkerDriver.StartsItem(added, Marker))
             {
                 Interlocked.Exchange(ref _lastProgressTicks, DateTime.UtcNow.Ticks);
             }

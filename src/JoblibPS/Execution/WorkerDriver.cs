@@ -16,6 +16,12 @@ namespace JoblibPS.Execution
     /// user's block to the driver's scope; this works in-process, out-of-process and over remoting alike.
     /// The driver's own frames run inside the function <c>__JoblibRun</c>, which marks where the user's part of a
     /// script stack trace ends.
+    /// Out-of-process and remote runspaces (<c>$__JoblibCollect</c>): PSRP sends every output object as its own
+    /// message, so the driver gathers the merged records into chunks, each one array whose first element is the
+    /// marker followed by <see cref="ChunkSuffix"/>: one chunk per batch, or with an item timeout one per item
+    /// (sent when the next item starts, so its marker still shows progress). <see cref="BatchResult.FromDriverOutput"/>
+    /// unrolls them. <c>$__JoblibNested</c> (backend name, NJobs, nesting level) puts the nested backend in force
+    /// in a runspace that <see cref="WorkerContext"/> cannot reach, when JoblibPS is loaded there.
     /// </remarks>
     internal static class WorkerDriver
     {
@@ -27,7 +33,7 @@ namespace JoblibPS.Execution
         /// <summary>The name of the driver's function: stack frames from here down belong to the driver, not the user.</summary>
         public const string RunFunctionName = "__JoblibRun";
 
-        public const string Text = @"param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem)
+        public const string Text = @"param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested)
 $ErrorActionPreference, $WarningPreference, $VerbosePreference, $DebugPreference, $InformationPreference = $__JoblibPreferences
 $ProgressPreference = 'SilentlyContinue'
 if ($__JoblibLocation) { Set-Location -LiteralPath $__JoblibLocation }
@@ -40,8 +46,51 @@ function __JoblibRun {
         $__JoblibItems | & $__JoblibBlock
     }
 }
-__JoblibRun *>&1
+function __JoblibRemote {
+    # Arrays arrive as ArrayLists (PowerShell's deserializer): items and arguments get back the array type they had.
+    $__JoblibItems = @(foreach ($__JoblibValue in $__JoblibItems) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
+    $__JoblibArguments = @(foreach ($__JoblibValue in $__JoblibArguments) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
+    $__JoblibFrame = if ($__JoblibNested -and ($__JoblibFrames = 'JoblibPS.Backends.Process.RemoteWorkerFrame' -as [type])) { $__JoblibFrames::Enter($__JoblibNested) }
+    $__JoblibChunk = [System.Collections.Generic.List[object]]::new()
+    $__JoblibChunk.Add($__JoblibMarker + ':chunk')
+    try {
+        __JoblibRun *>&1 | & { process {
+            $__JoblibChunk.Add($_)
+            if ($__JoblibCollect -eq 2 -and $_ -is [string] -and $_ -ceq $__JoblibMarker) {
+                , $__JoblibChunk.ToArray()
+                $__JoblibChunk.Clear()
+                $__JoblibChunk.Add($__JoblibMarker + ':chunk')
+            }
+        } }
+    } finally {
+        if ($__JoblibChunk.Count -gt 1) { , $__JoblibChunk.ToArray() }
+        if ($null -ne $__JoblibFrame) { $__JoblibFrames::Exit($__JoblibFrame) }
+    }
+}
+if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
 ";
+
+        /// <summary>What follows the marker in the first element of a chunk of records gathered in an out-of-process worker.</summary>
+        public const string ChunkSuffix = ":chunk";
+
+        /// <summary>True when <paramref name="record"/> is a chunk of records of the batch with <paramref name="marker"/>.</summary>
+        public static bool IsChunk(PSObject record, string marker, out IList chunk)
+        {
+            chunk = record?.BaseObject as IList;
+            if (chunk == null || chunk.Count == 0) return false;
+            object first = chunk[0] is PSObject pso ? pso.BaseObject : chunk[0];
+            return first is string text && text.Length == marker.Length + ChunkSuffix.Length
+                && text.StartsWith(marker, StringComparison.Ordinal) && text.EndsWith(ChunkSuffix, StringComparison.Ordinal);
+        }
+
+        /// <summary>True when <paramref name="record"/> is the marker of the batch, or a chunk that ends with it: an item started.</summary>
+        public static bool StartsItem(PSObject record, string marker)
+        {
+            if (record?.BaseObject is string text) return text == marker;
+            if (!IsChunk(record, marker, out IList chunk)) return false;
+            object last = chunk[chunk.Count - 1] is PSObject pso ? pso.BaseObject : chunk[chunk.Count - 1];
+            return last is string lastText && lastText == marker;
+        }
 
         /// <summary>A marker no user output is expected to equal.</summary>
         public static string NewMarker()
@@ -62,19 +111,46 @@ __JoblibRun *>&1
                 ["__JoblibLocation"] = task.WorkingDirectory,
                 ["__JoblibPreferences"] = task.PreferenceValues,
                 ["__JoblibPerItem"] = task.Script.PerItemCall,
+                ["__JoblibCollect"] = 0,
+                ["__JoblibNested"] = NestedFrame(task),
                 ["--%"] = task.UsingValues,
             };
         }
 
-        public static void AddTo(PowerShell ps, BatchTask task)
+        /// <summary>
+        /// Adds the driver for <paramref name="task"/>. In a local runspace <see cref="WorkerContext"/> puts the nested
+        /// backend in force; a runspace in another process (<paramref name="outOfProcess"/>) gets it through
+        /// <c>$__JoblibNested</c>, and its output comes back in chunks.
+        /// </summary>
+        public static void AddTo(PowerShell ps, BatchTask task, bool outOfProcess = false)
         {
             ps.AddScript(Text);
             foreach (DictionaryEntry entry in Parameters(task))
             {
                 string name = (string)entry.Key;
-                if (name == "--%" && ((Hashtable)entry.Value).Count == 0) continue;
-                ps.AddParameter(name, entry.Value);
+                object value = entry.Value;
+                if (name == "--%" && ((Hashtable)value).Count == 0) continue;
+                if (name == "__JoblibNested" && (!outOfProcess || value == null)) continue;
+                if (name == "__JoblibCollect")
+                {
+                    if (!outOfProcess) continue;
+                    value = task.ItemTimeout.HasValue ? 2 : 1;
+                }
+                ps.AddParameter(name, value);
             }
+        }
+
+        /// <summary>What a worker in another process needs to put the task's nested backend in force: its registered name, NJobs and nesting level.</summary>
+        private static Hashtable NestedFrame(BatchTask task)
+        {
+            string name = BackendRegistry.NameOf(task.NestedBackend);
+            if (task.NestedBackend == null || name == null) return null;
+            return new Hashtable(StringComparer.OrdinalIgnoreCase)
+            {
+                ["Backend"] = name,
+                ["NJobs"] = task.NestedNJobs,
+                ["Level"] = task.NestedBackend.NestingLevel,
+            };
         }
     }
 }

@@ -1,4 +1,7 @@
+using System;
+using System.Collections;
 using System.Management.Automation;
+using System.Reflection;
 
 namespace JoblibPS.Output
 {
@@ -19,6 +22,9 @@ namespace JoblibPS.Output
     /// or InformationRecord goes to its stream through the cmdlet (so the caller's preferences and -ErrorAction,
     /// -WarningAction, -InformationAction, -Verbose apply); everything else is output.
     /// Known limit: an object of one of those types that the block wrote to the output stream comes back on its stream.
+    /// Records from a worker process come back deserialized (property bags whose first type name is
+    /// <c>Deserialized.System.Management.Automation.ErrorRecord</c>, and so on): they are sorted the same way, and a
+    /// deserialized ErrorRecord or InformationRecord is rebuilt as a real one.
     /// </summary>
     internal static class StreamRecords
     {
@@ -43,9 +49,105 @@ namespace JoblibPS.Output
                     writer.WriteInformation(information);
                     return;
                 default:
-                    writer.WriteOutput(record);
+                    if (!WriteDeserialized(record, writer)) writer.WriteOutput(record);
                     return;
             }
+        }
+
+        private const string DeserializedPrefix = "Deserialized.System.Management.Automation.";
+
+        /// <summary>PowerShell's own rebuilding of a remote ErrorRecord (internal; null when absent, then a public fallback is used).</summary>
+        private static readonly MethodInfo ErrorRecordFromRemoting =
+            typeof(ErrorRecord).GetMethod("FromPSObjectForRemoting", BindingFlags.NonPublic | BindingFlags.Static, null, new[] { typeof(PSObject) }, null);
+
+        private static bool WriteDeserialized(PSObject record, IPipelineWriter writer)
+        {
+            if (record == null || record.TypeNames.Count == 0) return false;
+            string typeName = record.TypeNames[0];
+            if (!typeName.StartsWith(DeserializedPrefix, StringComparison.Ordinal)) return false;
+            switch (typeName.Substring(DeserializedPrefix.Length))
+            {
+                case "ErrorRecord":
+                    writer.WriteError(ErrorRecordFrom(record));
+                    return true;
+                case "WarningRecord":
+                    writer.WriteWarning(MessageOf(record));
+                    return true;
+                case "VerboseRecord":
+                    writer.WriteVerbose(MessageOf(record));
+                    return true;
+                case "DebugRecord":
+                    writer.WriteDebug(MessageOf(record));
+                    return true;
+                case "InformationRecord":
+                    writer.WriteInformation(InformationRecordFrom(record));
+                    return true;
+                default:
+                    return false;
+            }
+        }
+
+        /// <summary>A real ErrorRecord with the worker's message, error id, category and target.</summary>
+        internal static ErrorRecord ErrorRecordFrom(PSObject record)
+        {
+            if (ErrorRecordFromRemoting != null)
+            {
+                try
+                {
+                    if (ErrorRecordFromRemoting.Invoke(null, new object[] { record }) is ErrorRecord rebuilt) return rebuilt;
+                }
+                catch (TargetInvocationException) { }
+            }
+            object exception = Property(record, "Exception");
+            string message = Property(exception, "Message") as string ?? record.ToString();
+            string errorId = Property(record, "FullyQualifiedErrorId") as string ?? "RemoteError";
+            ErrorCategory category = ErrorCategory.NotSpecified;
+            object categoryValue = Property(record, "ErrorCategory_Category");
+            if (categoryValue != null)
+            {
+                try { category = LanguagePrimitives.ConvertTo<ErrorCategory>(categoryValue); }
+                catch (PSInvalidCastException) { }
+            }
+            return new ErrorRecord(new RemoteException(message), errorId, category, Property(record, "TargetObject"));
+        }
+
+        private static InformationRecord InformationRecordFrom(PSObject record)
+        {
+            object data = Property(record, "MessageData");
+            if (data is PSObject dataObject && dataObject.TypeNames.Count > 0 && dataObject.TypeNames[0] == DeserializedPrefix + "HostInformationMessage")
+            {
+                // Write-Host in a worker: rebuilt so the caller's host shows it (with its colours).
+                var message = new HostInformationMessage
+                {
+                    Message = Property(dataObject, "Message") as string,
+                    NoNewLine = LanguagePrimitives.IsTrue(Property(dataObject, "NoNewLine")),
+                };
+                if (Property(dataObject, "ForegroundColor") is object fg && LanguagePrimitives.TryConvertTo(fg, out ConsoleColor foreground)) message.ForegroundColor = foreground;
+                if (Property(dataObject, "BackgroundColor") is object bg && LanguagePrimitives.TryConvertTo(bg, out ConsoleColor background)) message.BackgroundColor = background;
+                data = message;
+            }
+            var information = new InformationRecord(data, Property(record, "Source") as string);
+            if (Property(record, "Tags") is IEnumerable tags)
+            {
+                foreach (object tag in tags) if (tag != null) information.Tags.Add(tag.ToString());
+            }
+            if (Property(record, "TimeGenerated") is DateTime generated) information.TimeGenerated = generated;
+            if (Property(record, "User") is string user) information.User = user;
+            if (Property(record, "Computer") is string computer) information.Computer = computer;
+            if (Property(record, "ProcessId") is uint processId) information.ProcessId = processId;
+            return information;
+        }
+
+        private static string MessageOf(PSObject record)
+        {
+            return Property(record, "Message") as string ?? record.ToString();
+        }
+
+        private static object Property(object value, string name)
+        {
+            if (!(value is PSObject pso)) return null;
+            object result = pso.Properties[name]?.Value;
+            return result is PSObject inner && !(inner.BaseObject is PSCustomObject) ? inner.BaseObject : result;
         }
     }
 }

@@ -24,6 +24,8 @@ namespace JoblibPS.Tests.Backends
         {
             new object[] { "sequential", 1 },
             new object[] { "threading", 2 },
+            new object[] { "loky", 2 },
+            new object[] { "multiprocessing", 2 },
         };
 
         private static string Call(string block, string backend, int nJobs, string extra = "")

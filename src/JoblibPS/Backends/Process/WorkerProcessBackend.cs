@@ -30,6 +30,9 @@ namespace JoblibPS.Backends.Process
         /// <summary>Overrides <see cref="DefaultMaxDepth"/>, like LOKY_MAX_DEPTH.</summary>
         public const string MaxDepthVariable = "JOBLIBPS_MAX_DEPTH";
 
+        /// <summary>The longest Configure waits for workers to start when the call has -TimeoutSeconds (a loaded machine may take 20 s).</summary>
+        private static readonly TimeSpan WorkerStartLimit = TimeSpan.FromSeconds(60);
+
         private ErrorRecord _depthError;
 
         internal WorkerProcessBackend(ProcessBackendOptions options, int nestingLevel) : base(nestingLevel)
@@ -71,6 +74,12 @@ namespace JoblibPS.Backends.Process
             PwshWorkerPool pool = AcquirePool();
             pool.Resize(n, WorkerEnvironmentFor(n));
             Pool = pool;
+            if (parallel?.Timeout != null)
+            {
+                // The engine's stall guard counts from the call's start; time a batch spends waiting for a pwsh to
+                // start is no item's time, so with -TimeoutSeconds the call starts once its workers are up.
+                pool.WaitReady(WorkerStartLimit);
+            }
             return n;
         }
 
