@@ -48,6 +48,8 @@ namespace JoblibPS
         public const string WorkerStartFailed = "JoblibWorkerStartFailed";
         /// <summary>A process backend was asked to nest worker processes deeper than the limit (loky's LOKY_MAX_DEPTH, 10).</summary>
         public const string ProcessNestingTooDeep = "JoblibProcessNestingTooDeep";
+        /// <summary>An item, -ArgumentList or <c>$using:</c> value could not be serialized to a worker process, or a batch's output could not be serialized back.</summary>
+        public const string ValueCannotTravel = "JoblibValueCannotTravel";
         /// <summary>A backend broke the contract (threw from Configure or RetrieveResult, returned null from Submit, called back twice, ...).</summary>
         public const string BackendContract = "JoblibBackendContractViolation";
     }

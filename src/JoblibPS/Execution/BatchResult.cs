@@ -61,9 +61,10 @@ namespace JoblibPS
             var records = new List<PSObject>();
             var starts = new List<int>(task.Count);
             string marker = task.Marker;
+            var truncated = new bool[1];
             if (output != null)
             {
-                foreach (PSObject record in Unchunk(output, marker))
+                foreach (PSObject record in Unchunk(output, marker, truncated))
                 {
                     if (record != null && record.BaseObject is string text && text == marker)
                     {
@@ -88,6 +89,15 @@ namespace JoblibPS
                 result.Outcome = BatchOutcome.Failed;
                 result.FailedItem = Math.Max(0, running);
                 result.Error = ErrorRecords.FromWorkerException(failure);
+            }
+            else if (truncated[0] && !stopped)
+            {
+                // The worker could not serialize an object of this item's output: say so rather than lose it.
+                result.Outcome = BatchOutcome.Failed;
+                result.FailedItem = Math.Max(0, running);
+                result.Error = new ErrorRecord(
+                    new InvalidOperationException("The output of this item could not be sent back from the worker process: one of its objects could not be serialized (it throws when it is enumerated or read). Process backends copy results back (as Start-Job does): return plain data, or use the threading backend."),
+                    ErrorIds.ValueCannotTravel, ErrorCategory.InvalidData, null);
             }
             else if (stopped)
             {
@@ -124,10 +134,11 @@ namespace JoblibPS
         /// <summary>
         /// The driver's records in order, with the chunks an out-of-process worker sends (see <see cref="WorkerDriver"/>)
         /// unrolled. Their elements come back deserialized, plain values unwrapped: each is wrapped as the records of
-        /// a local runspace are.
+        /// a local runspace are. <paramref name="truncated"/>[0] becomes true when a chunk arrived cut short.
         /// </summary>
-        private static IEnumerable<PSObject> Unchunk(IEnumerable<PSObject> output, string marker)
+        private static IEnumerable<PSObject> Unchunk(IEnumerable<PSObject> output, string marker, bool[] truncated)
         {
+            string end = marker + WorkerDriver.ChunkEndSuffix;
             foreach (PSObject record in output)
             {
                 if (!WorkerDriver.IsChunk(record, marker, out System.Collections.IList chunk))
@@ -135,7 +146,11 @@ namespace JoblibPS
                     yield return record;
                     continue;
                 }
-                for (int i = 1; i < chunk.Count; i++)
+                int count = chunk.Count;
+                object last = chunk[count - 1] is PSObject lastObject ? lastObject.BaseObject : chunk[count - 1];
+                if (last is string lastText && lastText == end) count--;
+                else truncated[0] = true;
+                for (int i = 1; i < count; i++)
                 {
                     object element = chunk[i];
                     yield return element == null ? null : element as PSObject ?? PSObject.AsPSObject(element);

@@ -18,8 +18,10 @@ namespace JoblibPS.Execution
     /// script stack trace ends.
     /// Out-of-process and remote runspaces (<c>$__JoblibCollect</c>): PSRP sends every output object as its own
     /// message, so the driver gathers the merged records into chunks, each one array whose first element is the
-    /// marker followed by <see cref="ChunkSuffix"/>: one chunk per batch, or with an item timeout one per item
-    /// (sent when the next item starts, so its marker still shows progress). <see cref="BatchResult.FromDriverOutput"/>
+    /// marker followed by <see cref="ChunkSuffix"/> and whose last is the marker followed by <see cref="ChunkEndSuffix"/>:
+    /// one chunk per batch, or with an item timeout one per item (sent when the next item starts, so its marker
+    /// still shows progress). The worker's serializer cuts an array short at an element it cannot serialize: a
+    /// chunk without its last element lost output. <see cref="BatchResult.FromDriverOutput"/>
     /// unrolls them. <c>$__JoblibNested</c> (backend name, NJobs, nesting level) puts the nested backend in force
     /// in a runspace that <see cref="WorkerContext"/> cannot reach, when JoblibPS is loaded there.
     /// </remarks>
@@ -57,13 +59,14 @@ function __JoblibRemote {
         __JoblibRun *>&1 | & { process {
             $__JoblibChunk.Add($_)
             if ($__JoblibCollect -eq 2 -and $_ -is [string] -and $_ -ceq $__JoblibMarker) {
+                $__JoblibChunk.Add($__JoblibMarker + ':sent')
                 , $__JoblibChunk.ToArray()
                 $__JoblibChunk.Clear()
                 $__JoblibChunk.Add($__JoblibMarker + ':chunk')
             }
         } }
     } finally {
-        if ($__JoblibChunk.Count -gt 1) { , $__JoblibChunk.ToArray() }
+        if ($__JoblibChunk.Count -gt 1) { $__JoblibChunk.Add($__JoblibMarker + ':sent'); , $__JoblibChunk.ToArray() }
         if ($null -ne $__JoblibFrame) { $__JoblibFrames::Exit($__JoblibFrame) }
     }
 }
@@ -72,6 +75,9 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
 
         /// <summary>What follows the marker in the first element of a chunk of records gathered in an out-of-process worker.</summary>
         public const string ChunkSuffix = ":chunk";
+
+        /// <summary>What follows the marker in the last element of a chunk that arrived whole.</summary>
+        public const string ChunkEndSuffix = ":sent";
 
         /// <summary>True when <paramref name="record"/> is a chunk of records of the batch with <paramref name="marker"/>.</summary>
         public static bool IsChunk(PSObject record, string marker, out IList chunk)
@@ -87,8 +93,8 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
         public static bool StartsItem(PSObject record, string marker)
         {
             if (record?.BaseObject is string text) return text == marker;
-            if (!IsChunk(record, marker, out IList chunk)) return false;
-            object last = chunk[chunk.Count - 1] is PSObject pso ? pso.BaseObject : chunk[chunk.Count - 1];
+            if (!IsChunk(record, marker, out IList chunk) || chunk.Count < 3) return false;
+            object last = chunk[chunk.Count - 2] is PSObject pso ? pso.BaseObject : chunk[chunk.Count - 2];
             return last is string lastText && lastText == marker;
         }
 

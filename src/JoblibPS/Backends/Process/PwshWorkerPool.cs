@@ -282,7 +282,7 @@ namespace JoblibPS.Backends.Process
                 bool broken = false;
                 try
                 {
-                    result = job.Future.Task.InvokeIn(slot.Worker.Runspace);
+                    result = TransportFailure.Diagnose(_name, job.Future.Task, job.Future.Task.InvokeIn(slot.Worker.Runspace));
                 }
                 catch (Exception ex)
                 {

@@ -1,0 +1,88 @@
+using System;
+using System.Collections;
+using System.Management.Automation;
+
+namespace JoblibPS.Backends.Process
+{
+    /// <summary>
+    /// Names the value when a batch could not travel to or from a worker process. Serialization rarely fails
+    /// (an unknown object becomes a property bag), but it does when enumerating a value throws: an item,
+    /// -ArgumentList or <c>$using:</c> value whose GetEnumerator throws fails the invocation in the caller; such an
+    /// output object corrupts the message back ("Root element is missing"). Either way no item's records
+    /// arrive. The happy path pays nothing: values are test-serialized one by one only after such a failure.
+    /// </summary>
+    internal static class TransportFailure
+    {
+        /// <summary>
+        /// Returns <paramref name="result"/>, or when it is a failure of the transport rather than of the user's
+        /// script (nothing arrived, and the error is not the worker's), a result with a
+        /// <see cref="ErrorIds.ValueCannotTravel"/> error that names the value.
+        /// </summary>
+        public static BatchResult Diagnose(string backendName, BatchTask task, BatchResult result)
+        {
+            if (result.StartedItems > 0 || task.Count == 0) return result;
+            if (result.Outcome != BatchOutcome.Failed && result.Outcome != BatchOutcome.Exited) return result;
+            if (result.Error?.Exception is RemoteException) return result;
+
+            string reason = result.Error?.Exception?.Message;
+            for (int i = 0; i < task.Count; i++)
+            {
+                string error = SerializationError(task.Items[i]);
+                if (error != null)
+                {
+                    return Failure(task, i, $"The item {task.FirstItemIndex + i} of the call ({Describe(task.Items[i])}) cannot be sent to a worker process of backend '{backendName}': serializing it failed ({error}).");
+                }
+            }
+            for (int i = 0; i < task.ArgumentList.Length; i++)
+            {
+                string error = SerializationError(task.ArgumentList[i]);
+                if (error != null)
+                {
+                    return Failure(task, 0, $"The -ArgumentList value {i + 1} ({Describe(task.ArgumentList[i])}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex}: serializing it failed ({error}).");
+                }
+            }
+            foreach (DictionaryEntry entry in task.UsingValues)
+            {
+                string error = SerializationError(entry.Value);
+                if (error != null)
+                {
+                    return Failure(task, 0, $"A $using: value ({Describe(entry.Value)}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex}: serializing it failed ({error}).");
+                }
+            }
+            string items = task.Count == 1 ? $"item {task.FirstItemIndex}" : $"items {task.FirstItemIndex} to {task.FirstItemIndex + task.Count - 1}";
+            return Failure(task, 0, $"The output of {items} of the call ({Describe(task.Items[0])}{(task.Count > 1 ? ", ..." : string.Empty)}) could not be sent back from a worker process of backend '{backendName}': {reason ?? "nothing arrived"}. An output object that throws when it is enumerated or read cannot be serialized.");
+        }
+
+        private static BatchResult Failure(BatchTask task, int index, string message)
+        {
+            message += " Process backends copy items, -ArgumentList and $using: values to the workers and results back (as Start-Job does): pass and return plain data, or use the threading backend to share live objects.";
+            var record = new ErrorRecord(new InvalidOperationException(message), ErrorIds.ValueCannotTravel, ErrorCategory.InvalidData, task.Items[index]);
+            return BatchResult.ForWorkerCrash(task, index, record, TimeSpan.Zero);
+        }
+
+        private static string SerializationError(object value)
+        {
+            try
+            {
+                PSSerializer.Serialize(value, 1);
+                return null;
+            }
+            catch (Exception ex)
+            {
+                while (ex.InnerException != null && (ex is System.Reflection.TargetInvocationException || ex is ExtendedTypeSystemException || ex is GetValueInvocationException)) ex = ex.InnerException;
+                return ex.GetType().Name + ": " + ex.Message;
+            }
+        }
+
+        private static string Describe(object value)
+        {
+            if (value is PSObject pso) value = pso.BaseObject;
+            if (value == null) return "$null";
+            string text;
+            try { text = value.ToString(); }
+            catch (Exception) { text = value.GetType().Name; }
+            if (text.Length > 60) text = text.Substring(0, 57) + "...";
+            return "'" + text + "', a " + value.GetType().Name;
+        }
+    }
+}
