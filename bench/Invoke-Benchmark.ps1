@@ -39,10 +39,17 @@
 
 .PARAMETER Quick
     Smaller sizes for a smoke run (W1 2,000 items, W2 1..2,000,000, W2S SpinWait(1,500,000),
-    W3 40 items, W5 10,000 and 100,000 items), and one timed round unless -Repeat is given.
+    W3 20 items at N = 5, W5 10,000 and 100,000 items), and one timed round unless -Repeat is given.
 
 .PARAMETER OutFile
     Markdown report. Default: <repo>/bench/results.md.
+
+.PARAMETER BudgetSeconds
+    Once a contender has spent this many seconds on one workload (warm-up included), its remaining timed
+    rounds there are skipped; it always gets at least one timed round, and the table says so (if a full-size
+    warm-up alone used the budget, that warm-up is reported, marked cold, instead). Keeps slow
+    contenders (e.g. a backend that starts fresh worker processes on every call, at N = 20 in W3) from
+    dominating the run time. Sequential ForEach-Object, the baseline, is exempt. 0 disables. Default 30.
 
 .EXAMPLE
     dotnet pwsh ./bench/Invoke-Benchmark.ps1 -Quick
@@ -57,7 +64,8 @@ param(
     [string[]]$Workload = @('W1', 'W2', 'W2S', 'W3', 'W5'),
     [string[]]$Backend,
     [switch]$Quick,
-    [string]$OutFile
+    [string]$OutFile,
+    [double]$BudgetSeconds = 30
 )
 
 $ErrorActionPreference = 'Stop'
@@ -90,9 +98,9 @@ $Workload = @($knownWorkloads | Where-Object { $_ -in $Workload })
 
 # Sizes.
 if ($Quick) {
-    $size = @{ W1Items = 2000; FepW1Items = 200; W2Loop = 2000000; W2SSpin = 1500000; W3Items = 40; W5Sizes = @(10000, 100000) }
+    $size = @{ W1Items = 2000; FepW1Items = 200; W2Loop = 2000000; W2SSpin = 1500000; W3Items = 20; W3N = 5; W5Sizes = @(10000, 100000) }
 } else {
-    $size = @{ W1Items = 10000; FepW1Items = 1000; W2Loop = 14000000; W2SSpin = 12000000; W3Items = 200; W5Sizes = @(100000, 1000000) }
+    $size = @{ W1Items = 10000; FepW1Items = 1000; W2Loop = 14000000; W2SSpin = 12000000; W3Items = 200; W3N = 20; W5Sizes = @(100000, 1000000) }
 }
 $W3SleepMs = 50
 $W5WarmupItems = 1000
@@ -194,10 +202,10 @@ if ('W2S' -in $Workload) {
         -Description "8 items of [Threading.Thread]::SpinWait($spin); `$_ , N = 2"
 }
 if ('W3' -in $Workload) {
-    $wl.W3 = New-Workload -Id W3 -Body "Start-Sleep -Milliseconds $W3SleepMs; `$_" -Count $size.W3Items -N 20 -ExpectedOf { param($x) $x } `
-        -WarmupCount 20 -TjChunks 20 -FirstOutput `
-        -Description "$(Format-Int $size.W3Items) items of { Start-Sleep -Milliseconds $W3SleepMs; `$_ }, N = 20"
-    $W3Ideal = $size.W3Items * $W3SleepMs / 1000.0 / 20
+    $wl.W3 = New-Workload -Id W3 -Body "Start-Sleep -Milliseconds $W3SleepMs; `$_" -Count $size.W3Items -N $size.W3N -ExpectedOf { param($x) $x } `
+        -WarmupCount $size.W3N -TjChunks $size.W3N -FirstOutput `
+        -Description "$(Format-Int $size.W3Items) items of { Start-Sleep -Milliseconds $W3SleepMs; `$_ }, N = $($size.W3N)"
+    $W3Ideal = $size.W3Items * $W3SleepMs / 1000.0 / $size.W3N
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -365,7 +373,7 @@ $records = [ordered]@{}   # key "<row label>|<contender id>" -> record
 function Get-Record([string]$Row, [string]$WlId, $Contender) {
     $key = "$Row|$($Contender.Id)"
     if (-not $records.Contains($key)) {
-        $records[$key] = [pscustomobject]@{ Row = $Row; Wl = $WlId; Contender = $Contender; Runs = [System.Collections.Generic.List[object]]::new(); Skip = $null; WarmupError = $null }
+        $records[$key] = [pscustomobject]@{ Row = $Row; Wl = $WlId; Contender = $Contender; Runs = [System.Collections.Generic.List[object]]::new(); Skip = $null; WarmupError = $null; Spent = 0.0; OverBudget = $false; WarmupOnly = $false }
     }
     $records[$key]
 }
@@ -420,17 +428,34 @@ try {
         foreach ($c in $contenders) {
             $rec = Get-Record $id $id $c
             $count = if ($c.Kind -eq 'fep') { [math]::Min($w.FepCount, $w.WarmupCount) } else { $w.WarmupCount }
+            $t0 = $benchStart.Elapsed
             $r = Invoke-OneRun -Contender $c -Wl $w -Count $count
+            $rec.Spent += ($benchStart.Elapsed - $t0).TotalSeconds
             Write-Progress-Line $id 'warm-up' $c $r
             if ($r.Error) { $rec.WarmupError = $r.Error }
+            elseif ($BudgetSeconds -gt 0 -and $c.Kind -ne 'seq' -and $rec.Spent -ge $BudgetSeconds -and $count -eq $(if ($c.Kind -eq 'fep') { $w.FepCount } else { $w.Items.Count })) {
+                # The warm-up was a full-size run and already used the whole budget: it is the measurement.
+                $rec.Runs.Add($r); $rec.WarmupOnly = $true
+                Write-Host ("  {0,-10} {1,-8} {2,-44} timed rounds skipped: the warm-up used the {3:0} s budget; it is reported instead" -f $id, '', $c.Name, $BudgetSeconds)
+            } elseif ($BudgetSeconds -gt 0 -and $c.Kind -ne 'seq' -and $rec.Spent -ge $BudgetSeconds) {
+                # A reduced warm-up already used the budget: one timed round only.
+                Write-Host ("  {0,-10} {1,-8} {2,-44} the warm-up used the {3:0} s budget: one timed round only" -f $id, '', $c.Name, $BudgetSeconds)
+            }
         }
         # Timed rounds, interleaved.
         for ($round = 1; $round -le $Repeat; $round++) {
             foreach ($c in $contenders) {
                 $rec = Get-Record $id $id $c
-                if ($rec.WarmupError) { continue }   # recorded as an error row; do not waste time on it
+                if ($rec.WarmupError -or $rec.WarmupOnly) { continue }   # error row / warm-up reported; do not waste time on it
+                if ($BudgetSeconds -gt 0 -and $c.Kind -ne 'seq' -and $rec.Runs.Count -ge 1 -and $rec.Spent -ge $BudgetSeconds) {
+                    if (-not $rec.OverBudget) { Write-Host ("  {0,-10} {1,-8} {2,-44} skipped: over the {3:0} s budget for this workload" -f $id, "run $round", $c.Name, $BudgetSeconds) }
+                    $rec.OverBudget = $true
+                    continue
+                }
                 $count = if ($c.Kind -eq 'fep') { $w.FepCount } else { $w.Items.Count }
+                $t0 = $benchStart.Elapsed
                 $r = Invoke-OneRun -Contender $c -Wl $w -Count $count
+                $rec.Spent += ($benchStart.Elapsed - $t0).TotalSeconds
                 $rec.Runs.Add($r)
                 Write-Progress-Line $id "run $round" $c $r
             }
@@ -538,6 +563,8 @@ foreach ($rec in $records.Values) {
         $g = @($rec.OkRuns | Where-Object { $null -ne $_.Gen0 } | ForEach-Object Gen0)
         if ($g.Count) { $extra.Add("gen0 GCs in this process $(Format-Int (Get-Median ([double[]]$g)))") }
     }
+    if ($rec.WarmupOnly) { $extra.Add("**cold**: only the untimed warm-up was measured (it used the whole $([string]::Format($inv, '{0:0}', $BudgetSeconds)) s budget)") }
+    if ($rec.OverBudget) { $extra.Add("$($rec.Runs.Count) of $Repeat timed rounds (over the $([string]::Format($inv, '{0:0}', $BudgetSeconds)) s budget)") }
     if ($rec.OkRuns.Count -gt 1) { $extra.Add("runs $((@($rec.OkRuns | ForEach-Object { [string]::Format($inv, '{0:0.000}', $_.Seconds) })) -join ' / ') s") }
     if ($rec.OrderBad -and $c.Kind -ne 'fep') { $extra.Add('**OUT OF ORDER**') }
     if ($rec.ErrorText) { $extra.Add("error in $($rec.FailedRuns) of $($rec.Runs.Count) runs: $($rec.ErrorText)") }
@@ -552,6 +579,7 @@ function Get-SummaryCell([string]$Row, $Contender, [scriptblock]$Value) {
     if ($null -eq $rec.Median) { return 'error' }
     $v = & $Value $rec
     if ($rec.ErrorText) { $v += ' (some runs failed)' }
+    if ($rec.WarmupOnly) { $v += ' (cold)' }
     if ($rec.OrderBad -and $Contender.Kind -ne 'fep') { $v += ' (out of order)' }
     $v
 }
@@ -596,11 +624,12 @@ $gcEnv = @('DOTNET_gcServer', 'DOTNET_GCgen0size', 'DOTNET_gcConcurrent') | Wher
 $notes = @(
     "- Ratio vs sequential = median time of sequential ForEach-Object / median time of the contender (above 1 is faster). W1 and W5 ratios are ratios of items/s.",
     "- Each workload runs its contenders interleaved (A B C A B C ...), $Repeat timed round(s); the median is shown. A full GC runs before every timed run.",
-    "- Warm-up: one untimed run per contender before the timed rounds, with the same block and N; W1 uses all items, W2/W2S 2 items and W3 20 items (one per worker) to keep the run short. JoblibPS keeps warm runspaces between calls; ForEach-Object -Parallel and Start-ThreadJob create new runspaces on every call, so their timings include that: each tool is measured in its own steady state.",
+    "- Warm-up: one untimed run per contender before the timed rounds, with the same block and N; W1 uses all items, W2/W2S 2 items and W3 N items (one per worker) to keep the run short. JoblibPS keeps warm runspaces (threading) and warm worker processes (loky) between calls; ForEach-Object -Parallel and Start-ThreadJob create new runspaces on every call and JoblibPS's multiprocessing backend starts fresh workers on every call (as joblib's does), so their timings include that: each tool is measured in its own steady state.",
+    "- Time budget: once a contender has spent $([string]::Format($inv, '{0:0}', $BudgetSeconds)) s on one workload (warm-up included) its remaining timed rounds there are skipped (at least one always runs; the details table says so). If a full-size warm-up alone used the budget, no timed round runs and that warm-up is reported, marked cold. Sequential ForEach-Object is exempt.",
     "- Outputs are collected with @( ... ) and checked after the stopwatch stops: count, values, and order (ordered output is expected from all but ForEach-Object -Parallel). Wrong counts or values make an error row.",
     "- ForEach-Object -Parallel: -ThrottleLimit N. In W1 it is timed on the first $(Format-Int $size.FepW1Items) items only (it costs milliseconds per item, so the full set would dominate the run time); items/s is still comparable.",
-    "- Start-ThreadJob -ThrottleLimit N, one job per contiguous chunk (W1: N chunks; W2, W2S: one job per item; W3: 20 jobs of $(Format-Int ($size.W3Items / 20)) items, because one job per item costs more than the sleep), then Receive-Job -Wait -AutoRemoveJob on each job in order, so output is ordered. W3 first output for Start-ThreadJob is the first result received from the first job (Receive-Job -Wait streams a job's output as it arrives).",
-    "- W3: ideal = $(Format-Int $size.W3Items) x $W3SleepMs ms / 20 = $(Format-Seconds $W3Ideal). First output is measured by a downstream ForEach-Object in the same pipeline; the stopwatch starts right before the pipeline.",
+    "- Start-ThreadJob -ThrottleLimit N, one job per contiguous chunk (W1: N chunks; W2, W2S: one job per item; W3: $($size.W3N) jobs of $(Format-Int ($size.W3Items / $size.W3N)) items, because one job per item costs more than the sleep), then Receive-Job -Wait -AutoRemoveJob on each job in order, so output is ordered. W3 first output for Start-ThreadJob is the first result received from the first job (Receive-Job -Wait streams a job's output as it arrives).",
+    "- W3: ideal = $(Format-Int $size.W3Items) x $W3SleepMs ms / $($size.W3N) = $(Format-Seconds $W3Ideal). First output is measured by a downstream ForEach-Object in the same pipeline; the stopwatch starts right before the pipeline.",
     '- W2S returns `$_` after the spin so its output can be counted and checked.',
     '- W5: each run is a fresh child pwsh (`$PSHOME/pwsh -NoProfile -File ...`): it imports the module (JoblibPS only), does an untimed 1,000-item warm-up (checked for order), then times `1..n | <contender> | Measure-Object` and reads PeakWorkingSet64 of its own process at the end (the value before the timed run is shown too, as the baseline of a pwsh process). ForEach-Object -Parallel and Start-ThreadJob are not run in W5 (too slow at this scale).',
     "- gen0 GCs counts collections in the benchmarking process only (workers of process-based backends are not counted)."
@@ -622,7 +651,7 @@ $md.Add("- PowerShell: $($PSVersionTable.PSVersion) on $([System.Runtime.Interop
 $modText = if ($moduleError) { "not loaded ($moduleError)" } else { $moduleVersion + ' from `' + $modShown + '`' }
 if ($gitCommit) { $modText += ", repo commit $gitCommit" }
 $md.Add("- JoblibPS: $modText")
-$md.Add("- Run: workloads $($Workload -join ', '); backends $(if ($Backend.Count) { $Backend -join ', ' } else { '(none)' }); repeat $Repeat; $(if ($Quick) { '-Quick sizes' } else { 'full sizes' }); took $([string]::Format($inv, '{0:0}m {1:00}s', [math]::Floor($elapsed.TotalMinutes), $elapsed.Seconds))")
+$md.Add("- Run: workloads $($Workload -join ', '); backends $(if ($Backend.Count) { $Backend -join ', ' } else { '(none)' }); repeat $Repeat; budget $(if ($BudgetSeconds -gt 0) { [string]::Format($inv, '{0:0} s', $BudgetSeconds) } else { 'off' }) per contender and workload; $(if ($Quick) { '-Quick sizes' } else { 'full sizes' }); took $([string]::Format($inv, '{0:0}m {1:00}s', [math]::Floor($elapsed.TotalMinutes), $elapsed.Seconds))")
 $md.Add('')
 $md.Add('## Summary')
 $md.Add('')
