@@ -23,7 +23,8 @@ namespace JoblibPS.Execution
     /// still shows progress). The worker's serializer cuts an array short at an element it cannot serialize: a
     /// chunk without its last element lost output. <see cref="BatchResult.FromDriverOutput"/>
     /// unrolls them. <c>$__JoblibNested</c> (backend name, NJobs, nesting level) puts the nested backend in force
-    /// in a runspace that <see cref="WorkerContext"/> cannot reach, when JoblibPS is loaded there.
+    /// in a runspace that <see cref="WorkerContext"/> cannot reach, when JoblibPS is loaded there; in a process
+    /// worker the driver also counts started items where the caller can read them if the worker dies.
     /// </remarks>
     internal static class WorkerDriver
     {
@@ -52,17 +53,22 @@ function __JoblibRemote {
     # Arrays arrive as ArrayLists (PowerShell's deserializer): items and arguments get back the array type they had.
     $__JoblibItems = @(foreach ($__JoblibValue in $__JoblibItems) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
     $__JoblibArguments = @(foreach ($__JoblibValue in $__JoblibArguments) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
-    $__JoblibFrame = if ($__JoblibNested -and ($__JoblibFrames = 'JoblibPS.Backends.Process.RemoteWorkerFrame' -as [type])) { $__JoblibFrames::Enter($__JoblibNested) }
+    $__JoblibFrames = 'JoblibPS.Backends.Process.RemoteWorkerFrame' -as [type]
+    $__JoblibFrame = if ($__JoblibNested -and $__JoblibFrames) { $__JoblibFrames::Enter($__JoblibNested) }
+    $__JoblibProgress = if ($__JoblibFrames) { $__JoblibFrames::Progress }
     $__JoblibChunk = [System.Collections.Generic.List[object]]::new()
     $__JoblibChunk.Add($__JoblibMarker + ':chunk')
     try {
         __JoblibRun *>&1 | & { process {
             $__JoblibChunk.Add($_)
-            if ($__JoblibCollect -eq 2 -and $_ -is [string] -and $_ -ceq $__JoblibMarker) {
-                $__JoblibChunk.Add($__JoblibMarker + ':sent')
-                , $__JoblibChunk.ToArray()
-                $__JoblibChunk.Clear()
-                $__JoblibChunk.Add($__JoblibMarker + ':chunk')
+            if ($_ -is [string] -and $_ -ceq $__JoblibMarker) {
+                if ($__JoblibProgress) { $__JoblibProgress.ItemStarted() }
+                if ($__JoblibCollect -eq 2) {
+                    $__JoblibChunk.Add($__JoblibMarker + ':sent')
+                    , $__JoblibChunk.ToArray()
+                    $__JoblibChunk.Clear()
+                    $__JoblibChunk.Add($__JoblibMarker + ':chunk')
+                }
             }
         } }
     } finally {

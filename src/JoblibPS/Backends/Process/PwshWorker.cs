@@ -42,8 +42,9 @@ namespace JoblibPS.Backends.Process
         private int _killed;
         private int _disposed;
 
-        private PwshWorker(IDisposable processInstance, System.Diagnostics.Process process, Runspace runspace, IDictionary<string, string> environment)
+        private PwshWorker(IDisposable processInstance, System.Diagnostics.Process process, Runspace runspace, IDictionary<string, string> environment, WorkerProgress progress)
         {
+            Progress = progress;
             _processInstance = processInstance;
             Process = process;
             Runspace = runspace;
@@ -58,6 +59,9 @@ namespace JoblibPS.Backends.Process
 
         /// <summary>The out-of-process runspace; open once <see cref="Start"/> returned.</summary>
         public Runspace Runspace { get; }
+
+        /// <summary>How many items of its current batch the worker started (it survives the worker).</summary>
+        public WorkerProgress Progress { get; }
 
         /// <summary>The variables set for this worker on top of the caller's environment.</summary>
         public IDictionary<string, string> Environment { get; }
@@ -106,6 +110,8 @@ namespace JoblibPS.Backends.Process
                 else process.StartInfo.Environment[variable.Key] = variable.Value;
             }
             process.EnableRaisingEvents = true;
+            WorkerProgress progress = WorkerProgress.Create();
+            process.StartInfo.Environment[WorkerProgress.FileVariable] = progress.Path;
             Runspace runspace;
             try
             {
@@ -114,9 +120,10 @@ namespace JoblibPS.Backends.Process
             catch (TargetInvocationException ex) when (ex.InnerException != null)
             {
                 instance.Dispose();
+                progress.Dispose();
                 throw ex.InnerException;
             }
-            var worker = new PwshWorker(instance, process, runspace, environment);
+            var worker = new PwshWorker(instance, process, runspace, environment, progress);
             process.Exited += (sender, e) => onExit(worker);
             return worker;
         }
@@ -162,19 +169,31 @@ namespace JoblibPS.Backends.Process
             catch (System.ComponentModel.Win32Exception) { }
         }
 
-        /// <summary>
-        /// Ends the worker. While the process lives, its runspace is closed first (about 20 ms when idle, about half a
-        /// second when a pipeline runs, whose Invoke then returns), then the process is killed. Closing the runspace
-        /// of a process that already died blocks for about 60 s (PLATFORM.md): that is left to a background thread,
-        /// so the runspace leaves Get-Runspace eventually and nobody waits for it.
-        /// </summary>
+        /// <summary>Ends an idle worker: see <see cref="Dispose(bool)"/>.</summary>
         public void Dispose()
+        {
+            Dispose(busy: false);
+        }
+
+        /// <summary>
+        /// Ends the worker. An idle one (<paramref name="busy"/> false) that lives has its runspace closed first
+        /// (about 20 ms), then its process killed. A busy one is killed first: closing its runspace would wait for
+        /// a pipeline that may never stop (a native call). Closing the runspace of a process that died blocks
+        /// for about 60 s (PLATFORM.md): that is left to a background thread, so the runspace leaves Get-Runspace
+        /// eventually and nobody waits for it.
+        /// </summary>
+        public void Dispose(bool busy)
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
             Interlocked.Exchange(ref _killed, 1);
             bool alive;
             try { alive = !Process.HasExited; }
             catch (InvalidOperationException) { alive = false; }
+            if (busy && alive)
+            {
+                Kill();
+                alive = false;
+            }
             if (alive)
             {
                 CloseRunspace();
@@ -185,6 +204,7 @@ namespace JoblibPS.Backends.Process
                 new Thread(CloseRunspace) { IsBackground = true, Name = "JoblibPS closing a dead worker's runspace" }.Start();
             }
             try { _processInstance.Dispose(); } catch (Exception) { }
+            Progress.Dispose();
         }
 
         private void CloseRunspace()

@@ -196,7 +196,7 @@ namespace JoblibPS.Backends.Process
             foreach (var (worker, job) in killed)
             {
                 job.Future.Complete(BatchResult.ForStopped(job.Future.Task, job.Started));
-                worker?.Dispose();
+                worker?.Dispose(busy: true);
             }
         }
 
@@ -237,7 +237,7 @@ namespace JoblibPS.Backends.Process
             // In parallel: closing each runspace costs a round trip to its process.
             var ending = killed.Where(k => k.Worker != null).Select(k => System.Threading.Tasks.Task.Run(() =>
             {
-                k.Worker.Dispose();
+                k.Worker.Dispose(busy: k.Job != null);
                 try { k.Worker.Process.WaitForExit(3000); } catch (Exception) { }
             })).ToArray();
             System.Threading.Tasks.Task.WaitAll(ending, TimeSpan.FromSeconds(10));
@@ -282,6 +282,7 @@ namespace JoblibPS.Backends.Process
                 bool broken = false;
                 try
                 {
+                    slot.Worker.Progress.Reset();
                     result = TransportFailure.Diagnose(_name, job.Future.Task, job.Future.Task.InvokeIn(slot.Worker.Runspace));
                 }
                 catch (Exception ex)
@@ -467,7 +468,7 @@ namespace JoblibPS.Backends.Process
             }
             if (crashed)
             {
-                job?.Future.Complete(WorkerCrash.Result(_name, job.Future.Task, worker, job.Started));
+                job?.Future.Complete(WorkerCrash.Result(_name, job.Future.Task, worker, job.Started, (int)Math.Min(int.MaxValue, worker.Progress.Started) - 1));
                 worker.Dispose();
             }
             WorkerExited?.Invoke(this, EventArgs.Empty);

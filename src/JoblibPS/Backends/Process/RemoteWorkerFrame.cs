@@ -16,6 +16,11 @@ namespace JoblibPS.Backends.Process
     [EditorBrowsable(EditorBrowsableState.Never)]
     public static class RemoteWorkerFrame
     {
+        private static readonly Lazy<WorkerProgress> ProgressFile = new Lazy<WorkerProgress>(WorkerProgress.OpenFromEnvironment);
+
+        /// <summary>This worker process's item counter (see <see cref="WorkerProgress"/>), or null outside a process worker.</summary>
+        public static WorkerProgress Progress => ProgressFile.Value;
+
         /// <summary>
         /// Pushes a worker frame on the runspace running the batch (this thread's default runspace) and returns
         /// the token for <see cref="Exit"/>. <paramref name="nested"/> holds Backend (a registered name), NJobs

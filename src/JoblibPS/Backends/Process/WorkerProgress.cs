@@ -1,0 +1,89 @@
+using System;
+using System.ComponentModel;
+using System.IO;
+using System.IO.MemoryMappedFiles;
+
+namespace JoblibPS.Backends.Process
+{
+    /// <summary>
+    /// How many items of the current batch a worker process has started, in 8 bytes of a small file that the
+    /// caller and the worker both map into memory. It outlives the worker: when a worker dies mid-batch, its
+    /// records die with it (a batch travels back as one message), and this count says which item it was running.
+    /// The caller resets it before each batch; the worker driver adds one as each item starts (about a
+    /// microsecond). One writer at a time: the worker while a batch runs, the caller between batches.
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public sealed class WorkerProgress : IDisposable
+    {
+        /// <summary>The environment variable that gives a worker the path of its file.</summary>
+        public const string FileVariable = "JOBLIBPS_PROGRESS_FILE";
+
+        private readonly MemoryMappedFile _map;
+        private readonly MemoryMappedViewAccessor _view;
+        private readonly string _ownedPath;
+
+        private WorkerProgress(MemoryMappedFile map, string ownedPath)
+        {
+            _map = map;
+            _view = map.CreateViewAccessor(0, 8);
+            _ownedPath = ownedPath;
+        }
+
+        /// <summary>The file's path.</summary>
+        public string Path { get; private set; }
+
+        /// <summary>Called by the worker driver as an item starts.</summary>
+        public void ItemStarted()
+        {
+            _view.Write(0, _view.ReadInt64(0) + 1);
+        }
+
+        /// <summary>Items of the current batch started so far.</summary>
+        internal long Started => _view.ReadInt64(0);
+
+        /// <summary>Sets the count to 0 before a batch.</summary>
+        internal void Reset()
+        {
+            _view.Write(0, 0L);
+        }
+
+        /// <summary>Creates the file for a new worker (the caller's side); the caller deletes it on Dispose.</summary>
+        internal static WorkerProgress Create()
+        {
+            string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"joblibps-{System.Diagnostics.Process.GetCurrentProcess().Id}-{Guid.NewGuid():N}.progress");
+            using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete))
+            {
+                file.SetLength(8);
+            }
+            var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 8, MemoryMappedFileAccess.ReadWrite);
+            return new WorkerProgress(map, path) { Path = path };
+        }
+
+        /// <summary>Opens the file named by <see cref="FileVariable"/> (the worker's side); null when there is none.</summary>
+        internal static WorkerProgress OpenFromEnvironment()
+        {
+            string path = Environment.GetEnvironmentVariable(FileVariable);
+            if (string.IsNullOrEmpty(path) || !File.Exists(path)) return null;
+            try
+            {
+                var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 8, MemoryMappedFileAccess.ReadWrite);
+                return new WorkerProgress(map, null) { Path = path };
+            }
+            catch (IOException) { return null; }
+            catch (UnauthorizedAccessException) { return null; }
+        }
+
+        /// <summary>Unmaps the file, and deletes it on the caller's side.</summary>
+        public void Dispose()
+        {
+            _view.Dispose();
+            _map.Dispose();
+            if (_ownedPath != null)
+            {
+                try { File.Delete(_ownedPath); }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
+            }
+        }
+    }
+}
