@@ -21,12 +21,14 @@ namespace JoblibPS.Backends.Process
 
         internal override PwshWorkerPool AcquirePool()
         {
-            return ProcessPools.AcquireLoky(Options);
+            return ProcessPools.AcquireLoky(Options, this);
         }
 
         internal override void ReleasePool(PwshWorkerPool pool)
         {
-            // The pool is the module's: it outlives this instance and idles out by itself.
+            // The pool is the module's: it outlives this instance and idles out by itself, unless newer settings
+            // replaced it, when the last instance that holds it lets it go.
+            pool.Release(this);
         }
     }
 }

@@ -25,6 +25,7 @@ namespace JoblibPS.Backends.Process
 
         internal override PwshWorkerPool AcquirePool()
         {
+            // A fresh pool for every call: the previous call's was disposed by StopCall (or is now).
             Terminate();
             return new PwshWorkerPool("multiprocessing", Options, idleTimeout: null);
         }

@@ -53,8 +53,9 @@ namespace JoblibPS.Backends.Process
             foreach (PwshWorkerPool pool in pools) pool.Dispose();
         }
 
-        /// <summary>loky's reusable pool for <paramref name="options"/>: the current one when its workers match, else a new one (the old one drains).</summary>
-        internal static PwshWorkerPool AcquireLoky(ProcessBackendOptions options)
+        /// <summary>loky's reusable pool for <paramref name="options"/>: the current one when its workers match, else a new one (the old one drains: see <see cref="PwshWorkerPool.Drain"/>).</summary>
+        /// <remarks><paramref name="holder"/> holds the pool when this returns (see <see cref="PwshWorkerPool.Hold"/>), so a drain cannot dispose it first.</remarks>
+        internal static PwshWorkerPool AcquireLoky(ProcessBackendOptions options, object holder)
         {
             PwshWorkerPool old = null;
             PwshWorkerPool pool;
@@ -69,6 +70,7 @@ namespace JoblibPS.Backends.Process
                     old = _loky;
                     pool = _loky = new PwshWorkerPool("loky", options, TimeSpan.FromSeconds(options.IdleTimeoutSeconds));
                 }
+                pool.Hold(holder);
             }
             pool.SetIdleTimeout(TimeSpan.FromSeconds(options.IdleTimeoutSeconds));
             old?.Drain();

@@ -31,6 +31,7 @@ namespace JoblibPS.Backends.Process
         private int _slotNumber;
         private bool _disposed;
         private bool _draining;
+        private readonly HashSet<object> _holders = new HashSet<object>();
 
         /// <param name="name">The backend's name, for thread names and messages.</param>
         /// <param name="options">Fixed for the pool's life.</param>
@@ -132,7 +133,7 @@ namespace JoblibPS.Backends.Process
         {
             lock (_gate)
             {
-                if (_disposed || _draining) throw new ObjectDisposedException(nameof(PwshWorkerPool), "The worker pool was shut down.");
+                if (_disposed) throw new ObjectDisposedException(nameof(PwshWorkerPool), "The worker pool was shut down.");
                 _queue.AddLast(new PoolJob(future, owner));
                 EnsureSlots();
                 Monitor.Pulse(_gate);
@@ -190,7 +191,7 @@ namespace JoblibPS.Backends.Process
                     killed.Add((slot.Worker, job));
                     Abandon(slot);
                 }
-                if (killed.Count > 0 && !_disposed && !_draining) EnsureSlots();
+                if (killed.Count > 0 && !_disposed) EnsureSlots();
                 Monitor.PulseAll(_gate);
             }
             foreach (var (worker, job) in killed)
@@ -200,15 +201,29 @@ namespace JoblibPS.Backends.Process
             }
         }
 
-        /// <summary>Stops taking work; workers finish the queue, then exit. The pool disposes itself when the last one is gone.</summary>
+        /// <summary>Records that <paramref name="holder"/> (a backend instance) uses the pool until it calls <see cref="Release"/>.</summary>
+        public void Hold(object holder)
+        {
+            lock (_gate) _holders.Add(holder);
+        }
+
+        /// <summary>Ends <paramref name="holder"/>'s use; a drained pool that nobody holds any more is disposed.</summary>
+        public void Release(object holder)
+        {
+            lock (_gate) _holders.Remove(holder);
+            DisposeIfDrained();
+        }
+
+        /// <summary>
+        /// Retires the pool (loky's pool was replaced by one with other settings): the backend instances that hold it
+        /// keep using it (a call or scope under way is not disturbed), and it is disposed when the last one lets go.
+        /// </summary>
         public void Drain()
         {
             lock (_gate)
             {
                 if (_disposed) return;
                 _draining = true;
-                _target = 0;
-                Monitor.PulseAll(_gate);
             }
             DisposeIfDrained();
         }
@@ -246,7 +261,7 @@ namespace JoblibPS.Backends.Process
         // Called with _gate held: starts slots until the target is met.
         private void EnsureSlots()
         {
-            if (_disposed || _draining) return;
+            if (_disposed) return;
             while (_slots.Count(s => !s.Retiring) < _target)
             {
                 var slot = new Slot(++_slotNumber);
@@ -273,7 +288,6 @@ namespace JoblibPS.Backends.Process
                 if (exit)
                 {
                     slot.Worker?.Dispose();
-                    DisposeIfDrained();
                     return;
                 }
                 if (job == null) continue;
@@ -403,7 +417,7 @@ namespace JoblibPS.Backends.Process
                         exit = true;
                         return null;
                     }
-                    if (slot.Retiring || (_draining && _queue.Count == 0))
+                    if (slot.Retiring)
                     {
                         _slots.Remove(slot);
                         slot.Abandoned = true;
@@ -477,7 +491,7 @@ namespace JoblibPS.Backends.Process
         private void DisposeIfDrained()
         {
             bool empty;
-            lock (_gate) empty = _draining && !_disposed && _slots.Count == 0;
+            lock (_gate) empty = _draining && !_disposed && _holders.Count == 0;
             if (empty) Dispose();
         }
 

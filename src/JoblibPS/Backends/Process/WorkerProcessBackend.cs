@@ -72,6 +72,12 @@ namespace JoblibPS.Backends.Process
             _depthError = DepthError();
             if (_depthError != null) return n;
             PwshWorkerPool pool = AcquirePool();
+            if (pool != Pool)
+            {
+                PwshWorkerPool previous = Pool;
+                Pool = null;
+                if (previous != null) ReleasePool(previous);
+            }
             pool.Resize(n, WorkerEnvironmentFor(n));
             Pool = pool;
             if (parallel?.Timeout != null)
@@ -116,7 +122,7 @@ namespace JoblibPS.Backends.Process
             if (pool != null) ReleasePool(pool);
         }
 
-        /// <summary>The pool for the call being configured, not yet sized.</summary>
+        /// <summary>The pool for the call being configured, not yet sized, held by this instance until <see cref="ReleasePool"/>.</summary>
         internal abstract PwshWorkerPool AcquirePool();
 
         /// <summary>Called when this instance lets go of <paramref name="pool"/>.</summary>
