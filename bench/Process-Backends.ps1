@@ -88,12 +88,13 @@ Use-JoblibConfig -Backend loky -NJobs 2 -BackendArgument $noGc {
 $seq = Measure-Median $sequential
 $lok = Measure-Median $lokyTimes
 $lokNoGc = Measure-Median $noGcTimes
-# A one-item call gives the GC effect in a single worker, free of the 2-core contention.
-$oneGc = @(); $oneNoGc = @()
-foreach ($round in 1..$Repeat) {
-    $oneGc += Measure-Seconds { $null = 1 | Invoke-JoblibParallel -Backend loky -NJobs 2 { & { $s = 0; foreach ($i in 1..14000000) { $s += $i }; $s } } }
-    $oneNoGc += Use-JoblibConfig -Backend loky -NJobs 2 -BackendArgument $noGc { Measure-Seconds { $null = 1 | Invoke-JoblibParallel { & { $s = 0; foreach ($i in 1..14000000) { $s += $i }; $s } } } }
-}
+# A one-item call gives the GC effect in a single worker, free of the 2-core contention. Not interleaved:
+# each settings change replaces loky's pool (a cold start), so each side runs its rounds on its own warm pool.
+$oneNoGc = @(Use-JoblibConfig -Backend loky -NJobs 2 -BackendArgument $noGc {
+    foreach ($round in 1..$Repeat) { Measure-Seconds { $null = 1 | Invoke-JoblibParallel { & { $s = 0; foreach ($i in 1..14000000) { $s += $i }; $s } } } }
+})
+$null = 1..2 | Invoke-JoblibParallel -Backend loky -NJobs 2 { $_ }
+$oneGc = @(foreach ($round in 1..$Repeat) { Measure-Seconds { $null = 1 | Invoke-JoblibParallel -Backend loky -NJobs 2 { & { $s = 0; foreach ($i in 1..14000000) { $s += $i }; $s } } } })
 
 # --- Warm overhead ------------------------------------------------------------------------------------
 $null = 1..2 | Invoke-JoblibParallel -Backend loky -NJobs 2 { $_ }

@@ -139,6 +139,7 @@ namespace JoblibPS
         private static IEnumerable<PSObject> Unchunk(IEnumerable<PSObject> output, string marker, bool[] truncated)
         {
             string end = marker + WorkerDriver.ChunkEndSuffix;
+            string done = marker + WorkerDriver.BatchEndSuffix;
             foreach (PSObject record in output)
             {
                 if (!WorkerDriver.IsChunk(record, marker, out System.Collections.IList chunk))
@@ -148,7 +149,7 @@ namespace JoblibPS
                 }
                 int count = chunk.Count;
                 object last = chunk[count - 1] is PSObject lastObject ? lastObject.BaseObject : chunk[count - 1];
-                if (last is string lastText && lastText == end) count--;
+                if (last is string lastText && (lastText == end || lastText == done)) count--;
                 else truncated[0] = true;
                 for (int i = 1; i < count; i++)
                 {

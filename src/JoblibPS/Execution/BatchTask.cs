@@ -205,7 +205,8 @@ namespace JoblibPS
                 watchdog = new Timer(_ => CheckItemTimeout(), null, period, period);
             }
 
-            WorkerDriver.AddTo(ps, this, runspace != null && runspace.RunspaceIsRemote);
+            bool outOfProcess = runspace != null && runspace.RunspaceIsRemote;
+            WorkerDriver.AddTo(ps, this, outOfProcess);
             Exception failure = null;
             lock (_gate)
             {
@@ -235,6 +236,10 @@ namespace JoblibPS
                 }
             }
 
+            if (outOfProcess && !WorkerDriver.HasLastChunk(output, Marker))
+            {
+                WorkerDriver.FetchPending(runspace, Marker, output);
+            }
             bool stopped = _stopRequested || ps.InvocationStateInfo.State == PSInvocationState.Stopped;
             return BatchResult.FromDriverOutput(this, output, failure, stopped, TimedOut, DateTime.UtcNow - started);
         }

@@ -1,6 +1,8 @@
 using System;
 using System.Collections;
+using System.Collections.Generic;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 
 namespace JoblibPS.Execution
 {
@@ -54,27 +56,29 @@ function __JoblibRemote {
     $__JoblibItems = @(foreach ($__JoblibValue in $__JoblibItems) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
     $__JoblibArguments = @(foreach ($__JoblibValue in $__JoblibArguments) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
     $__JoblibFrames = 'JoblibPS.Backends.Process.RemoteWorkerFrame' -as [type]
-    $__JoblibFrame = if ($__JoblibNested -and $__JoblibFrames) { $__JoblibFrames::Enter($__JoblibNested) }
+    if ($__JoblibNested -and $__JoblibFrames) { $__JoblibFrames::Enter($__JoblibNested) }
     $__JoblibProgress = if ($__JoblibFrames) { $__JoblibFrames::Progress }
     $__JoblibChunk = [System.Collections.Generic.List[object]]::new()
     $__JoblibChunk.Add($__JoblibMarker + ':chunk')
-    try {
-        __JoblibRun *>&1 | & { process {
-            $__JoblibChunk.Add($_)
-            if ($_ -is [string] -and $_ -ceq $__JoblibMarker) {
-                if ($__JoblibProgress) { $__JoblibProgress.ItemStarted() }
-                if ($__JoblibCollect -eq 2) {
-                    $__JoblibChunk.Add($__JoblibMarker + ':sent')
-                    , $__JoblibChunk.ToArray()
-                    $__JoblibChunk.Clear()
-                    $__JoblibChunk.Add($__JoblibMarker + ':chunk')
-                }
+    # No try/finally here: a try anywhere up the call stack turns the block's statement-terminating errors
+    # into terminating ones. After a throw, exit or stop the caller fetches what is gathered from this global.
+    $global:__JoblibPendingChunk = $__JoblibChunk
+    __JoblibRun *>&1 | & { process {
+        $__JoblibChunk.Add($_)
+        if ($_ -is [string] -and $_ -ceq $__JoblibMarker) {
+            if ($__JoblibProgress) { $__JoblibProgress.ItemStarted() }
+            if ($__JoblibCollect -eq 2) {
+                $__JoblibChunk.Add($__JoblibMarker + ':sent')
+                , $__JoblibChunk.ToArray()
+                $__JoblibChunk.Clear()
+                $__JoblibChunk.Add($__JoblibMarker + ':chunk')
             }
-        } }
-    } finally {
-        if ($__JoblibChunk.Count -gt 1) { $__JoblibChunk.Add($__JoblibMarker + ':sent'); , $__JoblibChunk.ToArray() }
-        if ($null -ne $__JoblibFrame) { $__JoblibFrames::Exit($__JoblibFrame) }
-    }
+        }
+    } }
+    $global:__JoblibPendingChunk = $null
+    if ($__JoblibNested -and $__JoblibFrames) { $__JoblibFrames::Exit() }
+    $__JoblibChunk.Add($__JoblibMarker + ':done')
+    , $__JoblibChunk.ToArray()
 }
 if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
 ";
@@ -84,6 +88,48 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
 
         /// <summary>What follows the marker in the last element of a chunk that arrived whole.</summary>
         public const string ChunkEndSuffix = ":sent";
+
+        /// <summary>What follows the marker in the last element of the chunk that ends a batch that ran to its end.</summary>
+        public const string BatchEndSuffix = ":done";
+
+        /// <summary>True when <paramref name="output"/> holds the chunk that ends a batch run to its end.</summary>
+        public static bool HasLastChunk(IEnumerable<PSObject> output, string marker)
+        {
+            string done = marker + BatchEndSuffix;
+            foreach (PSObject record in output)
+            {
+                if (!IsChunk(record, marker, out IList chunk)) continue;
+                object last = chunk[chunk.Count - 1] is PSObject pso ? pso.BaseObject : chunk[chunk.Count - 1];
+                if (last is string text && text == done) return true;
+            }
+            return false;
+        }
+
+        /// <summary>
+        /// After a batch in another process ended early (a terminating error, exit, a stop), fetches the records
+        /// it gathered but could not send (one round trip; nothing when the runspace is not open) into <paramref name="output"/>.
+        /// </summary>
+        public static void FetchPending(Runspace runspace, string marker, PSDataCollection<PSObject> output)
+        {
+            if (runspace == null || runspace.RunspaceStateInfo.State != RunspaceState.Opened) return;
+            try
+            {
+                using (var ps = PowerShell.Create())
+                {
+                    ps.Runspace = runspace;
+                    ps.AddScript("param($end) $chunk = $global:__JoblibPendingChunk; $global:__JoblibPendingChunk = $null; if ($null -ne $chunk) { $chunk.Add($end); , $chunk.ToArray() }")
+                        .AddArgument(marker + ChunkEndSuffix);
+                    foreach (PSObject record in ps.Invoke())
+                    {
+                        if (IsChunk(record, marker, out IList _)) output.Add(record);
+                    }
+                }
+            }
+            catch (Exception)
+            {
+                // The worker is gone or broken: its records went with it.
+            }
+        }
 
         /// <summary>True when <paramref name="record"/> is a chunk of records of the batch with <paramref name="marker"/>.</summary>
         public static bool IsChunk(PSObject record, string marker, out IList chunk)

@@ -1,6 +1,7 @@
 using System;
 using System.Collections;
 using System.ComponentModel;
+using System.Runtime.CompilerServices;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using JoblibPS.Config;
@@ -21,17 +22,21 @@ namespace JoblibPS.Backends.Process
         /// <summary>This worker process's item counter (see <see cref="WorkerProgress"/>), or null outside a process worker.</summary>
         public static WorkerProgress Progress => ProgressFile.Value;
 
+        private static readonly ConditionalWeakTable<Runspace, StrongBox<int>> Tokens = new ConditionalWeakTable<Runspace, StrongBox<int>>();
+
         /// <summary>
-        /// Pushes a worker frame on the runspace running the batch (this thread's default runspace) and returns
-        /// the token for <see cref="Exit"/>. <paramref name="nested"/> holds Backend (a registered name), NJobs
-        /// (or null) and Level (the nested backend's nesting level), as the caller's engine sent them.
+        /// Pushes a worker frame on the runspace running the batch (this thread's default runspace), first popping
+        /// one a batch that ended early left there (the driver has no finally: see WorkerDriver).
+        /// <paramref name="nested"/> holds Backend (a registered name), NJobs (or null) and Level (the nested
+        /// backend's nesting level), as the caller's engine sent them.
         /// </summary>
-        public static int Enter(IDictionary nested)
+        public static void Enter(IDictionary nested)
         {
             Runspace runspace = Runspace.DefaultRunspace;
-            if (runspace == null || nested == null) return -1;
+            if (runspace == null || nested == null) return;
+            Exit();
             string name = Value(nested["Backend"]) as string;
-            if (string.IsNullOrEmpty(name)) return -1;
+            if (string.IsNullOrEmpty(name)) return;
             ParallelBackendBase backend = BackendRegistry.Create(name, new Hashtable());
             backend.NestingLevel = LanguagePrimitives.ConvertTo<int>(Value(nested["Level"]) ?? 0);
             object nJobs = Value(nested["NJobs"]);
@@ -42,13 +47,16 @@ namespace JoblibPS.Backends.Process
                 OwnsBackend = false,
                 IsWorker = true,
             };
-            return ConfigScopes.Push(runspace, frame);
+            Tokens.GetValue(runspace, _ => new StrongBox<int>(-1)).Value = ConfigScopes.Push(runspace, frame);
         }
 
-        /// <summary>Pops the frame <see cref="Enter"/> pushed (and any left above it).</summary>
-        public static void Exit(int token)
+        /// <summary>Pops the frame <see cref="Enter"/> pushed on this thread's runspace (and any left above it), if any.</summary>
+        public static void Exit()
         {
-            if (token >= 0) ConfigScopes.Pop(Runspace.DefaultRunspace, token);
+            Runspace runspace = Runspace.DefaultRunspace;
+            if (runspace == null || !Tokens.TryGetValue(runspace, out StrongBox<int> token) || token.Value < 0) return;
+            ConfigScopes.Pop(runspace, token.Value);
+            token.Value = -1;
         }
 
         private static object Value(object value) => value is PSObject pso ? pso.BaseObject : value;
