@@ -63,8 +63,8 @@ namespace JoblibPS
 
         static BackendRegistry()
         {
-            RegisterBuiltIn("sequential", typeof(SequentialBackend), _ => new SequentialBackend());
-            RegisterBuiltIn("threading", typeof(ThreadingBackend), _ => new ThreadingBackend());
+            RegisterBuiltIn("sequential", typeof(SequentialBackend), arguments => { Backends.BackendArguments.RejectUnknown("sequential", arguments, new string[0]); return new SequentialBackend(); });
+            RegisterBuiltIn("threading", typeof(ThreadingBackend), arguments => { Backends.BackendArguments.RejectUnknown("threading", arguments, new string[0]); return new ThreadingBackend(); });
             RegisterBuiltIn("loky", typeof(Backends.Process.LokyBackend), arguments => new Backends.Process.LokyBackend(arguments));
             RegisterBuiltIn("multiprocessing", typeof(Backends.Process.MultiprocessingBackend), arguments => new Backends.Process.MultiprocessingBackend(arguments));
         }

@@ -87,7 +87,7 @@ namespace JoblibPS
         private static bool IsWorkerFailure(ErrorRecord record)
         {
             string id = ErrorId(record);
-            return id == ErrorIds.WorkerCrashed || id == ErrorIds.WorkerStartFailed || id == ErrorIds.ValueCannotTravel;
+            return id == ErrorIds.WorkerCrashed || id == ErrorIds.WorkerStartFailed || id == ErrorIds.ValueCannotTravel || id == ErrorIds.RemoteHostsLost;
         }
 
         private static string ErrorId(ErrorRecord record)

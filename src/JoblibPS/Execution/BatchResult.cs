@@ -61,6 +61,8 @@ namespace JoblibPS
             var records = new List<PSObject>();
             var starts = new List<int>(task.Count);
             string marker = task.Marker;
+            string endMarker = marker + "|end";
+            bool ranToEnd = false;
             var truncated = new bool[1];
             if (output != null)
             {
@@ -69,6 +71,10 @@ namespace JoblibPS
                     if (record != null && record.BaseObject is string text && text == marker)
                     {
                         starts.Add(records.Count);
+                    }
+                    else if (record != null && record.BaseObject is string last && last == endMarker)
+                    {
+                        ranToEnd = true;
                     }
                     else if (starts.Count > 0)
                     {
@@ -104,7 +110,7 @@ namespace JoblibPS
                 result.Outcome = BatchOutcome.Stopped;
                 result.FailedItem = Math.Max(0, running);
             }
-            else if (starts.Count < task.Count)
+            else if (!ranToEnd || starts.Count < task.Count)
             {
                 // The invocation ended early without an error: the block called 'exit'.
                 result.Outcome = BatchOutcome.Exited;
@@ -157,6 +163,22 @@ namespace JoblibPS
                     yield return element == null ? null : element as PSObject ?? PSObject.AsPSObject(element);
                 }
             }
+        }
+
+        /// <summary>
+        /// A copy of this result whose first item's records begin with <paramref name="records"/>: notices of the
+        /// backend itself (the remote backend's "host lost" warning), written by the engine in the batch's place in
+        /// the output like the worker's own records. This result when no item started.
+        /// </summary>
+        internal BatchResult WithLeadingRecords(IReadOnlyList<PSObject> records)
+        {
+            if (_itemStarts.Count == 0 || records.Count == 0) return this;
+            var all = new List<PSObject>(records.Count + _records.Count);
+            all.AddRange(records);
+            all.AddRange(_records);
+            var starts = new List<int>(_itemStarts.Count) { 0 };
+            for (int i = 1; i < _itemStarts.Count; i++) starts.Add(_itemStarts[i] + records.Count);
+            return new BatchResult(Task, all, starts, Duration) { Outcome = Outcome, FailedItem = FailedItem, Error = Error };
         }
 
         internal static BatchResult ForStopped(BatchTask task, DateTime started)

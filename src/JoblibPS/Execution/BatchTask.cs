@@ -74,8 +74,12 @@ namespace JoblibPS
         /// <summary>The <c>$using:</c> values, keyed as PowerShell's own remoting keys them (base64 of the using expression's text).</summary>
         public Hashtable UsingValues { get; }
 
-        /// <summary>The caller's current file-system location, where the block runs; null when the caller is not on the file system.</summary>
-        public string WorkingDirectory { get; }
+        /// <summary>
+        /// The caller's current file-system location, where the block runs; null when the caller is not on the file system.
+        /// A backend that runs the task on another machine sets it to a directory there before running the task (the
+        /// remote backend: the remote user's home or RemoteLocation), as the caller's path means nothing there.
+        /// </summary>
+        public string WorkingDirectory { get; internal set; }
 
         /// <summary>The caller's effective stream preferences, by preference variable name (ErrorActionPreference, WarningPreference, VerbosePreference, DebugPreference, InformationPreference).</summary>
         public Hashtable Preferences
@@ -187,8 +191,10 @@ namespace JoblibPS
             {
                 return running.BeginStop(null, null);
             }
-            catch (ObjectDisposedException) { }
-            catch (InvalidOperationException) { }
+            catch (Exception)
+            {
+                // Already stopped, disposed or broken: there is nothing left to stop.
+            }
             return null;
         }
 
@@ -262,7 +268,11 @@ namespace JoblibPS
             if (DateTime.UtcNow.Ticks - last > ItemTimeout.Value.Ticks && !TimedOut)
             {
                 TimedOut = true;
-                ThreadPool.QueueUserWorkItem(_ => Stop());
+                ThreadPool.QueueUserWorkItem(_ =>
+                {
+                    // A thread-pool work item must never throw: that would end the process.
+                    try { Stop(); } catch (Exception) { }
+                });
             }
         }
     }

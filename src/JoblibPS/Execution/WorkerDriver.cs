@@ -13,7 +13,8 @@ namespace JoblibPS.Execution
     /// Output protocol: all streams of the user's block are merged into the output (<c>*&gt;&amp;1</c>), so one
     /// ordered list comes back, and the marker string precedes each item's records. An item's records are
     /// those between its marker and the next one. A terminating error ends the invocation with an exception;
-    /// the number of markers seen says which item failed. The <c>$using:</c> values are bound through
+    /// the number of markers seen says which item failed. A last marker (the marker followed by <c>|end</c>)
+    /// says the batch ran to its end: without it, an item called <c>exit</c>, which ends the whole script. The <c>$using:</c> values are bound through
     /// PowerShell's own protocol (the <c>--%</c> parameter), which the engine finds by walking up from the
     /// user's block to the driver's scope; this works in-process, out-of-process and over remoting alike.
     /// The driver's own frames run inside the function <c>__JoblibRun</c>, which marks where the user's part of a
@@ -41,7 +42,7 @@ namespace JoblibPS.Execution
         public const string Text = @"param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested)
 $ErrorActionPreference, $WarningPreference, $VerbosePreference, $DebugPreference, $InformationPreference = $__JoblibPreferences
 $ProgressPreference = 'SilentlyContinue'
-if ($__JoblibLocation) { Set-Location -LiteralPath $__JoblibLocation }
+if ($__JoblibLocation -and $__JoblibLocation -cne $PWD.ProviderPath) { Set-Location -LiteralPath $__JoblibLocation }
 function __JoblibRun {
     if ($__JoblibPerItem) {
         $__JoblibBlock = [scriptblock]::Create($__JoblibScript)
@@ -50,6 +51,7 @@ function __JoblibRun {
         $__JoblibBlock = [scriptblock]::Create('process { $__JoblibMarker; do { ' + $__JoblibScript + ""`n} while (`$false) }"")
         $__JoblibItems | & $__JoblibBlock
     }
+    $__JoblibMarker + '|end'
 }
 function __JoblibRemote {
     # Arrays arrive as ArrayLists (PowerShell's deserializer): items and arguments get back the array type they had.
@@ -182,7 +184,9 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
         /// </summary>
         public static void AddTo(PowerShell ps, BatchTask task, bool outOfProcess = false)
         {
-            ps.AddScript(Text);
+            // A scope of its own: in the caller's runspace (sequential) or a nested call, the driver's variables,
+            // function and preferences must not land in, or be shadowed by, the scope that is current.
+            ps.AddScript(Text, useLocalScope: true);
             foreach (DictionaryEntry entry in Parameters(task))
             {
                 string name = (string)entry.Key;

@@ -48,8 +48,11 @@ namespace JoblibPS.Output
                 case InformationRecord information:
                     writer.WriteInformation(information);
                     return;
+                case PSCustomObject _ when WriteDeserialized(record, writer):
+                    // A property bag from another process: deserialized objects have a PSCustomObject base.
+                    return;
                 default:
-                    if (!WriteDeserialized(record, writer)) writer.WriteOutput(record);
+                    writer.WriteOutput(record);
                     return;
             }
         }

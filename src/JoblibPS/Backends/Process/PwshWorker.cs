@@ -167,12 +167,13 @@ namespace JoblibPS.Backends.Process
                 ps.AddScript("param($assembly, $module) $null = [System.Reflection.Assembly]::LoadFrom($assembly); if ($module) { Import-Module -Name $module -Global -ErrorAction Stop }")
                     .AddArgument(typeof(PwshWorker).Assembly.Location)
                     .AddArgument(AutoloadRoot == null ? ModulePath : null);
-                // A first run of the driver compiles it (a third of a second here): pay that now, not inside the
-                // first batch, where it would count against -TimeoutSeconds.
+                // A first run of the driver compiles it and its paths (half a second here): pay that now, not inside
+                // the first batch, where it would count against -TimeoutSeconds. One item, per-item chunks: the
+                // paths a batch takes.
                 ps.AddStatement()
                     .AddScript(BatchTask.DriverScript)
-                    .AddParameter("__JoblibScript", string.Empty)
-                    .AddParameter("__JoblibItems", new object[0])
+                    .AddParameter("__JoblibScript", "$null = $_")
+                    .AddParameter("__JoblibItems", new object[] { 0 })
                     .AddParameter("__JoblibArguments", new object[0])
                     .AddParameter("__JoblibMarker", "warm-up")
                     .AddParameter("__JoblibPreferences", new[] { "Continue", "Continue", "SilentlyContinue", "SilentlyContinue", "Continue" })

@@ -47,9 +47,12 @@ namespace JoblibPS.Backends.Process
             _view.Write(0, 0L);
         }
 
+        private static int _sweptStaleFiles;
+
         /// <summary>Creates the file for a new worker (the caller's side); the caller deletes it on Dispose.</summary>
         internal static WorkerProgress Create()
         {
+            if (System.Threading.Interlocked.Exchange(ref _sweptStaleFiles, 1) == 0) DeleteStaleFiles();
             string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"joblibps-{System.Diagnostics.Process.GetCurrentProcess().Id}-{Guid.NewGuid():N}.progress");
             using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete))
             {
@@ -57,6 +60,27 @@ namespace JoblibPS.Backends.Process
             }
             var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 8, MemoryMappedFileAccess.ReadWrite);
             return new WorkerProgress(map, path) { Path = path };
+        }
+
+        /// <summary>Deletes the files of callers that died without cleaning up (a SIGKILLed pwsh), once per process.</summary>
+        private static void DeleteStaleFiles()
+        {
+            try
+            {
+                foreach (string file in Directory.EnumerateFiles(System.IO.Path.GetTempPath(), "joblibps-*.progress"))
+                {
+                    string[] parts = System.IO.Path.GetFileNameWithoutExtension(file).Split('-');
+                    if (parts.Length != 3 || !int.TryParse(parts[1], out int owner)) continue;
+                    bool alive;
+                    try { using (System.Diagnostics.Process.GetProcessById(owner)) alive = true; }
+                    catch (ArgumentException) { alive = false; }
+                    if (!alive) File.Delete(file);
+                }
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                // Best effort: a file left behind holds 8 bytes.
+            }
         }
 
         /// <summary>Opens the file named by <see cref="FileVariable"/> (the worker's side); null when there is none.</summary>
