@@ -67,6 +67,7 @@ namespace JoblibPS
             RegisterBuiltIn("threading", typeof(ThreadingBackend), arguments => { Backends.BackendArguments.RejectUnknown("threading", arguments, new string[0]); return new ThreadingBackend(); });
             RegisterBuiltIn("loky", typeof(Backends.Process.LokyBackend), arguments => new Backends.Process.LokyBackend(arguments));
             RegisterBuiltIn("multiprocessing", typeof(Backends.Process.MultiprocessingBackend), arguments => new Backends.Process.MultiprocessingBackend(arguments));
+            RegisterBuiltIn("remote", typeof(Backends.Remote.RemoteBackend), arguments => new Backends.Remote.RemoteBackend(arguments));
         }
 
         /// <summary>The name of the backend used when neither -Backend nor a config scope names one.</summary>

@@ -14,6 +14,7 @@ namespace JoblibPS.Commands
         {
             LocalRunspaceCache.CloseAll();
             JoblibPS.Backends.Process.ProcessPools.ShutdownAll();
+            JoblibPS.Backends.Remote.RemoteWorkerPool.CloseAll();
         }
     }
 }
