@@ -46,10 +46,11 @@
 
 .PARAMETER BudgetSeconds
     Once a contender has spent this many seconds on one workload (warm-up included), its remaining timed
-    rounds there are skipped; it always gets at least one timed round, and the table says so (if a full-size
-    warm-up alone used the budget, that warm-up is reported, marked cold, instead). Keeps slow
+    rounds there are skipped; it always gets at least one timed round, and the table says so. If a full-size
+    warm-up alone used the budget, that warm-up is reported (marked cold) instead; if a reduced warm-up
+    (W2, W2S, W3) alone used it, the contender is shown as n/a on that workload. Keeps slow
     contenders (e.g. a backend that starts fresh worker processes on every call, at N = 20 in W3) from
-    dominating the run time. Sequential ForEach-Object, the baseline, is exempt. 0 disables. Default 30.
+    dominating the run time. Sequential ForEach-Object, the baseline, is exempt. 0 disables. Default 45.
 
 .EXAMPLE
     dotnet pwsh ./bench/Invoke-Benchmark.ps1 -Quick
@@ -65,7 +66,7 @@ param(
     [string[]]$Backend,
     [switch]$Quick,
     [string]$OutFile,
-    [double]$BudgetSeconds = 30
+    [double]$BudgetSeconds = 45
 )
 
 $ErrorActionPreference = 'Stop'
@@ -438,15 +439,16 @@ try {
                 $rec.Runs.Add($r); $rec.WarmupOnly = $true
                 Write-Host ("  {0,-10} {1,-8} {2,-44} timed rounds skipped: the warm-up used the {3:0} s budget; it is reported instead" -f $id, '', $c.Name, $BudgetSeconds)
             } elseif ($BudgetSeconds -gt 0 -and $c.Kind -ne 'seq' -and $rec.Spent -ge $BudgetSeconds) {
-                # A reduced warm-up already used the budget: one timed round only.
-                Write-Host ("  {0,-10} {1,-8} {2,-44} the warm-up used the {3:0} s budget: one timed round only" -f $id, '', $c.Name, $BudgetSeconds)
+                # A reduced warm-up alone used the budget: a full-size run would cost at least as much. Not timed.
+                $rec.Skip = [string]::Format($inv, 'n/a: not timed, the {0}-item warm-up alone took {1:0.0} s (over the {2:0} s budget)', $count, $r.Seconds, $BudgetSeconds)
+                Write-Host ("  {0,-10} {1,-8} {2,-44} timed rounds skipped: the reduced warm-up alone used the {3:0} s budget" -f $id, '', $c.Name, $BudgetSeconds)
             }
         }
         # Timed rounds, interleaved.
         for ($round = 1; $round -le $Repeat; $round++) {
             foreach ($c in $contenders) {
                 $rec = Get-Record $id $id $c
-                if ($rec.WarmupError -or $rec.WarmupOnly) { continue }   # error row / warm-up reported; do not waste time on it
+                if ($rec.WarmupError -or $rec.WarmupOnly -or $rec.Skip) { continue }   # error row / warm-up reported; do not waste time on it
                 if ($BudgetSeconds -gt 0 -and $c.Kind -ne 'seq' -and $rec.Runs.Count -ge 1 -and $rec.Spent -ge $BudgetSeconds) {
                     if (-not $rec.OverBudget) { Write-Host ("  {0,-10} {1,-8} {2,-44} skipped: over the {3:0} s budget for this workload" -f $id, "run $round", $c.Name, $BudgetSeconds) }
                     $rec.OverBudget = $true
@@ -575,7 +577,7 @@ function Get-SummaryCell([string]$Row, $Contender, [scriptblock]$Value) {
     $k = "$Row|$($Contender.Id)"
     if (-not $records.Contains($k)) { return 'n/a' }
     $rec = $records[$k]
-    if ($rec.Skip) { return 'n/a' }
+    if ($rec.Skip) { if ($rec.Skip -like '*budget*') { return 'n/a (over budget)' } else { return 'n/a' } }
     if ($null -eq $rec.Median) { return 'error' }
     $v = & $Value $rec
     if ($rec.ErrorText) { $v += ' (some runs failed)' }
@@ -625,7 +627,7 @@ $notes = @(
     "- Ratio vs sequential = median time of sequential ForEach-Object / median time of the contender (above 1 is faster). W1 and W5 ratios are ratios of items/s.",
     "- Each workload runs its contenders interleaved (A B C A B C ...), $Repeat timed round(s); the median is shown. A full GC runs before every timed run.",
     "- Warm-up: one untimed run per contender before the timed rounds, with the same block and N; W1 uses all items, W2/W2S 2 items and W3 N items (one per worker) to keep the run short. JoblibPS keeps warm runspaces (threading) and warm worker processes (loky) between calls; ForEach-Object -Parallel and Start-ThreadJob create new runspaces on every call and JoblibPS's multiprocessing backend starts fresh workers on every call (as joblib's does), so their timings include that: each tool is measured in its own steady state.",
-    "- Time budget: once a contender has spent $([string]::Format($inv, '{0:0}', $BudgetSeconds)) s on one workload (warm-up included) its remaining timed rounds there are skipped (at least one always runs; the details table says so). If a full-size warm-up alone used the budget, no timed round runs and that warm-up is reported, marked cold. Sequential ForEach-Object is exempt.",
+    "- Time budget: once a contender has spent $([string]::Format($inv, '{0:0}', $BudgetSeconds)) s on one workload (warm-up included) its remaining timed rounds there are skipped (at least one always runs; the details table says so). If a full-size warm-up alone used the budget, no timed round runs and that warm-up is reported, marked cold; if a reduced warm-up (W2, W2S, W3) alone used it, the contender is not timed on that workload (n/a, with the warm-up's time). Sequential ForEach-Object is exempt.",
     "- Outputs are collected with @( ... ) and checked after the stopwatch stops: count, values, and order (ordered output is expected from all but ForEach-Object -Parallel). Wrong counts or values make an error row.",
     "- ForEach-Object -Parallel: -ThrottleLimit N. In W1 it is timed on the first $(Format-Int $size.FepW1Items) items only (it costs milliseconds per item, so the full set would dominate the run time); items/s is still comparable.",
     "- Start-ThreadJob -ThrottleLimit N, one job per contiguous chunk (W1: N chunks; W2, W2S: one job per item; W3: $($size.W3N) jobs of $(Format-Int ($size.W3Items / $size.W3N)) items, because one job per item costs more than the sleep), then Receive-Job -Wait -AutoRemoveJob on each job in order, so output is ordered. W3 first output for Start-ThreadJob is the first result received from the first job (Receive-Job -Wait streams a job's output as it arrives).",
