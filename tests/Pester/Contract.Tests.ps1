@@ -196,7 +196,8 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
         }
 
         It 'writes worker errors to the error stream and keeps running the other items' {
-            $all = 1..3 | Invoke-JoblibParallel { if ($_ -eq 2) { Write-Error 'worker-error-2' }; $_ } @run 2>&1
+            # -ErrorAction Continue: Pester runs tests with ErrorActionPreference Stop, under which ForEach-Object stops too.
+            $all = 1..3 | Invoke-JoblibParallel { if ($_ -eq 2) { Write-Error 'worker-error-2' }; $_ } @run -ErrorAction Continue 2>&1
             @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object { "$_" }) | Should -Be @('worker-error-2')
             @($all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] }) | Should -Be @(1, 2, 3)
         }

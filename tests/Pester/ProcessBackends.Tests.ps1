@@ -151,7 +151,7 @@ Describe 'Process backends' {
         }
 
         It 'sorts deserialized records into their streams, an error becoming a real ErrorRecord' {
-            $all = 1 | Invoke-JoblibParallel { Write-Warning 'w'; Write-Verbose 'v' -Verbose; Write-Error 'e'; Write-Information 'i'; 'out' } @loky -Verbose 2>&1 3>&1 4>&1 6>&1
+            $all = 1 | Invoke-JoblibParallel { Write-Warning 'w'; Write-Verbose 'v' -Verbose; Write-Error 'e'; Write-Information 'i'; 'out' } @loky -Verbose -ErrorAction Continue 2>&1 3>&1 4>&1 6>&1
             ($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] }).Message | Should -Be 'w'
             ($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -eq 'v' }) | Should -Not -BeNullOrEmpty
             $err = $all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }

@@ -90,20 +90,21 @@ namespace JoblibPS
                 result.Outcome = BatchOutcome.TimedOut;
                 result.FailedItem = Math.Max(0, running);
             }
-            else if (failure != null && !(failure is PipelineStoppedException && stopped))
-            {
-                result.Outcome = BatchOutcome.Failed;
-                result.FailedItem = Math.Max(0, running);
-                result.Error = ErrorRecords.FromWorkerException(failure);
-            }
             else if (truncated[0] && !stopped)
             {
-                // The worker could not serialize an object of this item's output: say so rather than lose it.
+                // The worker could not serialize an object of this item's output: say so rather than lose it. This comes
+                // before a plain failure, which a cut-short chunk may also cause.
                 result.Outcome = BatchOutcome.Failed;
                 result.FailedItem = Math.Max(0, running);
                 result.Error = new ErrorRecord(
                     new InvalidOperationException("The output of this item could not be sent back from the worker process: one of its objects could not be serialized (it throws when it is enumerated or read). Process backends copy results back (as Start-Job does): return plain data, or use the threading backend."),
                     ErrorIds.ValueCannotTravel, ErrorCategory.InvalidData, null);
+            }
+            else if (failure != null && !(failure is PipelineStoppedException && stopped))
+            {
+                result.Outcome = BatchOutcome.Failed;
+                result.FailedItem = Math.Max(0, running);
+                result.Error = ErrorRecords.FromWorkerException(failure);
             }
             else if (stopped)
             {
