@@ -77,7 +77,7 @@ function __JoblibRemote {
             }
         }
     } }
-    $global:__JoblibPendingChunk = $null
+    Remove-Variable -Name __JoblibPendingChunk -Scope Global -ErrorAction Ignore
     if ($__JoblibNested -and $__JoblibFrames) { $__JoblibFrames::Exit() }
     $__JoblibChunk.Add($__JoblibMarker + ':done')
     , $__JoblibChunk.ToArray()
@@ -119,7 +119,7 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
                 using (var ps = PowerShell.Create())
                 {
                     ps.Runspace = runspace;
-                    ps.AddScript("param($end) $chunk = $global:__JoblibPendingChunk; $global:__JoblibPendingChunk = $null; if ($null -ne $chunk) { $chunk.Add($end); , $chunk.ToArray() }")
+                    ps.AddScript("param($end) $chunk = $global:__JoblibPendingChunk; Remove-Variable -Name __JoblibPendingChunk -Scope Global -ErrorAction Ignore; if ($null -ne $chunk) { $chunk.Add($end); , $chunk.ToArray() }")
                         .AddArgument(marker + ChunkEndSuffix);
                     foreach (PSObject record in ps.Invoke())
                     {
