@@ -50,7 +50,7 @@ namespace JoblibPS.Backends
                 {
                     string key = entry.Key?.ToString();
                     string match = accepted.FirstOrDefault(a => a.Equals(key, StringComparison.OrdinalIgnoreCase));
-                    if (match == null) throw Unaccepted(name, key, accepted);
+                    if (match == null) throw BackendArguments.Unaccepted(name, key, accepted);
                     bound[match] = entry.Value;
                 }
                 foreach (var parameter in parameters.Where(p => p.Mandatory))
@@ -90,7 +90,7 @@ namespace JoblibPS.Backends
             var accepted = AcceptedArguments(type);
             foreach (string key in given)
             {
-                if (!accepted.Contains(key, StringComparer.OrdinalIgnoreCase)) throw Unaccepted(name, key, accepted);
+                if (!accepted.Contains(key, StringComparer.OrdinalIgnoreCase)) throw BackendArguments.Unaccepted(name, key, accepted);
             }
             ConstructorInfo best = null;
             string missing = null;
@@ -148,11 +148,6 @@ namespace JoblibPS.Backends
                 result.Add((parameter.Name.VariablePath.UserPath, mandatory));
             }
             return result;
-        }
-
-        private static ArgumentException Unaccepted(string name, string key, IReadOnlyCollection<string> accepted)
-        {
-            return BackendArguments.Unaccepted(name, key, accepted);
         }
 
         private static ArgumentException Missing(string name, string parameter, IReadOnlyCollection<string> accepted)

@@ -79,7 +79,7 @@ namespace JoblibPS.Backends.Process
                 string match = accepted.FirstOrDefault(a => a.Equals(key, StringComparison.OrdinalIgnoreCase));
                 if (match == null)
                 {
-                    throw new ArgumentException($"The backend '{backendName}' does not accept the backend argument '{key}'; it accepts: {string.Join(", ", accepted)}.");
+                    throw BackendArguments.Unaccepted(backendName, key, accepted);
                 }
                 given[match] = entry.Value is PSObject pso ? pso.BaseObject : entry.Value;
             }
