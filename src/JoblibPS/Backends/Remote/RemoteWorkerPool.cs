@@ -533,13 +533,16 @@ namespace JoblibPS.Backends.Remote
             Monitor.PulseAll(_gate);
         }
 
-        // Called with _gate held: an idle usable slot, preferring hosts the batch was not lost on, then the least busy host.
+        // Called with _gate held: an idle usable slot, then the least busy host. A batch lost on a host waits for a
+        // slot on another host while one is still usable there: the host it was lost on may be dying slot by slot
+        // (its other sessions not yet reported broken), and a second loss there would end the batch.
         private RemoteSlot PickSlot(RemoteJob job)
         {
+            bool otherHostUsable = job.Hosts.Count > 0 && _slots.Any(s => !s.Lost && !job.Hosts.Contains(s.Host.Name));
             return _slots
                 .Where(s => !s.Lost && s.Assigned == null && !s.Settling)
-                .OrderBy(s => job.Hosts.Contains(s.Host.Name) ? 1 : 0)
-                .ThenBy(s => s.Host.Slots.Count(o => !o.Lost && o.Assigned != null))
+                .Where(s => !otherHostUsable || !job.Hosts.Contains(s.Host.Name))
+                .OrderBy(s => s.Host.Slots.Count(o => !o.Lost && o.Assigned != null))
                 .ThenBy(s => _hosts.IndexOf(s.Host))
                 .ThenBy(s => s.Number)
                 .FirstOrDefault();
