@@ -119,7 +119,7 @@ namespace JoblibPS.Tests
             _disposed = true;
             _runspace.Dispose();
             Assert.True(_runspace.RunspaceStateInfo.State == RunspaceState.Closed, $"The host runspace is {_runspace.RunspaceStateInfo.State} after Dispose.");
-            int rented = LocalRunspaceCache.LiveCount - LocalRunspaceCache.IdleCount;
+            int rented = LocalRunspaceCache.RentedCount;
             Assert.True(rented == 0, $"{rented} runspace(s) of the warm cache are still rented after the test: a call did not give back its runspaces.");
         }
     }

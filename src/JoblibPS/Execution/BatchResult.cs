@@ -83,6 +83,26 @@ namespace JoblibPS
                 }
             }
 
+            return Decide(task, records, starts, ranToEnd, truncated[0], failure, stopped, timedOut, duration);
+        }
+
+        /// <summary>
+        /// Reads the output of a batch run in this process with an <see cref="ItemLog"/> in place of the markers.
+        /// </summary>
+        internal static BatchResult FromLog(BatchTask task, IList<PSObject> output, ItemLog log, Exception failure, bool stopped, bool timedOut, TimeSpan duration)
+        {
+            List<int> logged = log.Starts;
+            int first = logged.Count == 0 ? output.Count : logged[0];
+            var records = new List<PSObject>(Math.Max(0, output.Count - first));
+            for (int i = first; i < output.Count; i++) records.Add(output[i]);
+            var starts = new List<int>(logged.Count);
+            foreach (int start in logged) starts.Add(start - first);
+            return Decide(task, records, starts, log.Ended, false, failure, stopped, timedOut, duration);
+        }
+
+        /// <summary>How the batch ended, from its records, where each started item's records begin, and how the invocation ended.</summary>
+        private static BatchResult Decide(BatchTask task, List<PSObject> records, List<int> starts, bool ranToEnd, bool truncated, Exception failure, bool stopped, bool timedOut, TimeSpan duration)
+        {
             var result = new BatchResult(task, records, starts, duration);
             int running = starts.Count - 1;
             if (timedOut)
@@ -90,7 +110,7 @@ namespace JoblibPS
                 result.Outcome = BatchOutcome.TimedOut;
                 result.FailedItem = Math.Max(0, running);
             }
-            else if (truncated[0] && !stopped)
+            else if (truncated && !stopped)
             {
                 // The worker could not serialize an object of this item's output: say so rather than lose it. This comes
                 // before a plain failure, which a cut-short chunk may also cause.

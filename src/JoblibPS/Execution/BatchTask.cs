@@ -203,16 +203,18 @@ namespace JoblibPS
             var started = DateTime.UtcNow;
             Interlocked.Exchange(ref _lastProgressTicks, started.Ticks);
             var output = new PSDataCollection<PSObject>();
+            bool outOfProcess = runspace != null && runspace.RunspaceIsRemote;
+            // In this process an item log marks where items start (see ItemLog); elsewhere marker records do.
+            ItemLog log = outOfProcess ? null : new ItemLog(output, this);
             Timer watchdog = null;
             if (ItemTimeout.HasValue)
             {
-                output.DataAdded += (sender, e) => OnOutput(output, e.Index);
+                if (outOfProcess) output.DataAdded += (sender, e) => OnOutput(output, e.Index);
                 var period = TimeSpan.FromMilliseconds(Math.Max(20, Math.Min(250, ItemTimeout.Value.TotalMilliseconds / 4)));
                 watchdog = new Timer(_ => CheckItemTimeout(), null, period, period);
             }
 
-            bool outOfProcess = runspace != null && runspace.RunspaceIsRemote;
-            WorkerDriver.AddTo(ps, this, outOfProcess);
+            WorkerDriver.AddTo(ps, this, outOfProcess, log, asFunction: !outOfProcess && LocalRunspaceCache.HoldsDriver(runspace));
             Exception failure = null;
             lock (_gate)
             {
@@ -247,7 +249,16 @@ namespace JoblibPS
                 WorkerDriver.FetchPending(runspace, Marker, output);
             }
             bool stopped = _stopRequested || ps.InvocationStateInfo.State == PSInvocationState.Stopped;
-            return BatchResult.FromDriverOutput(this, output, failure, stopped, TimedOut, DateTime.UtcNow - started);
+            TimeSpan duration = DateTime.UtcNow - started;
+            return log != null
+                ? BatchResult.FromLog(this, output, log, failure, stopped, TimedOut, duration)
+                : BatchResult.FromDriverOutput(this, output, failure, stopped, TimedOut, duration);
+        }
+
+        /// <summary>Records a sign of progress (an item started) for the item timeout.</summary>
+        internal void MarkProgress()
+        {
+            Interlocked.Exchange(ref _lastProgressTicks, DateTime.UtcNow.Ticks);
         }
 
         private void OnOutput(PSDataCollection<PSObject> output, int index)
@@ -255,10 +266,7 @@ namespace JoblibPS
             PSObject added;
             try { added = output[index]; }
             catch (ArgumentOutOfRangeException) { return; }
-            if (WorkerDriver.StartsItem(added, Marker))
-            {
-                Interlocked.Exchange(ref _lastProgressTicks, DateTime.UtcNow.Ticks);
-            }
+            if (WorkerDriver.StartsItem(added, Marker)) MarkProgress();
         }
 
         private void CheckItemTimeout()

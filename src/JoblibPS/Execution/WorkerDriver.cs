@@ -14,7 +14,9 @@ namespace JoblibPS.Execution
     /// ordered list comes back, and the marker string precedes each item's records. An item's records are
     /// those between its marker and the next one. A terminating error ends the invocation with an exception;
     /// the number of markers seen says which item failed. A last marker (the marker followed by <c>|end</c>)
-    /// says the batch ran to its end: without it, an item called <c>exit</c>, which ends the whole script. The <c>$using:</c> values are bound through
+    /// says the batch ran to its end: without it, an item called <c>exit</c>, which ends the whole script. In a
+    /// runspace of this process the driver gets an <see cref="ItemLog"/> (<c>$__JoblibLog</c>) instead, and calls it
+    /// where it would write the markers: the output then holds only the block's own records. The <c>$using:</c> values are bound through
     /// PowerShell's own protocol (the <c>--%</c> parameter), which the engine finds by walking up from the
     /// user's block to the driver's scope; this works in-process, out-of-process and over remoting alike.
     /// The driver's own frames run inside the function <c>__JoblibRun</c>, which marks where the user's part of a
@@ -39,19 +41,26 @@ namespace JoblibPS.Execution
         /// <summary>The name of the driver's function: stack frames from here down belong to the driver, not the user.</summary>
         public const string RunFunctionName = "__JoblibRun";
 
-        public const string Text = @"param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested)
+        /// <summary>
+        /// The name under which runspaces of the module's own cache hold <see cref="Text"/> as a function, so a batch
+        /// costs no parsing or compiling of the driver (see <see cref="LocalRunspaceCache"/>).
+        /// </summary>
+        public const string FunctionName = "__JoblibDriver";
+
+        public const string Text = @"param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested, $__JoblibLog)
 $ErrorActionPreference, $WarningPreference, $VerbosePreference, $DebugPreference, $InformationPreference = $__JoblibPreferences
 $ProgressPreference = 'SilentlyContinue'
 if ($__JoblibLocation -and $__JoblibLocation -cne $PWD.ProviderPath) { Set-Location -LiteralPath $__JoblibLocation }
 function __JoblibRun {
     if ($__JoblibPerItem) {
         $__JoblibBlock = [scriptblock]::Create($__JoblibScript)
-        foreach ($_ in $__JoblibItems) { $__JoblibMarker; do { & $__JoblibBlock $_ @__JoblibArguments } while ($false) }
+        foreach ($_ in $__JoblibItems) { if ($__JoblibLog) { $__JoblibLog.Next() } else { $__JoblibMarker }; do { & $__JoblibBlock $_ @__JoblibArguments } while ($false) }
     } else {
-        $__JoblibBlock = [scriptblock]::Create('process { $__JoblibMarker; do { ' + $__JoblibScript + ""`n} while (`$false) }"")
+        $__JoblibStart = if ($__JoblibLog) { '$__JoblibLog.Next()' } else { '$__JoblibMarker' }
+        $__JoblibBlock = [scriptblock]::Create('process { ' + $__JoblibStart + '; do { ' + $__JoblibScript + ""`n} while (`$false) }"")
         $__JoblibItems | & $__JoblibBlock
     }
-    $__JoblibMarker + '|end'
+    if ($__JoblibLog) { $__JoblibLog.End() } else { $__JoblibMarker + '|end' }
 }
 function __JoblibRemote {
     # Arrays arrive as ArrayLists (PowerShell's deserializer): items and arguments get back the array type they had.
@@ -181,12 +190,16 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
         /// Adds the driver for <paramref name="task"/>. In a local runspace <see cref="WorkerContext"/> puts the nested
         /// backend in force; a runspace in another process (<paramref name="outOfProcess"/>) gets it through
         /// <c>$__JoblibNested</c>, and its output comes back in chunks.
+        /// <paramref name="log"/>, in a runspace of this process, takes the place of the markers; <paramref name="asFunction"/>
+        /// says the runspace holds the driver as the function <see cref="FunctionName"/>.
         /// </summary>
-        public static void AddTo(PowerShell ps, BatchTask task, bool outOfProcess = false)
+        public static void AddTo(PowerShell ps, BatchTask task, bool outOfProcess = false, ItemLog log = null, bool asFunction = false)
         {
             // A scope of its own: in the caller's runspace (sequential) or a nested call, the driver's variables,
             // function and preferences must not land in, or be shadowed by, the scope that is current.
-            ps.AddScript(Text, useLocalScope: true);
+            if (asFunction) ps.AddCommand(FunctionName, useLocalScope: true);
+            else ps.AddScript(Text, useLocalScope: true);
+            if (log != null) ps.AddParameter("__JoblibLog", log);
             foreach (DictionaryEntry entry in Parameters(task))
             {
                 string name = (string)entry.Key;

@@ -26,7 +26,7 @@ namespace JoblibPS.Tests.Execution
 
         public void Dispose()
         {
-            int rented = LocalRunspaceCache.LiveCount - LocalRunspaceCache.IdleCount;
+            int rented = LocalRunspaceCache.RentedCount;
             Assert.True(rented == 0, $"{rented} runspace(s) are still rented after the task ended.");
         }
 

@@ -26,20 +26,19 @@ namespace JoblibPS.Tests.Execution
 
         public void Dispose()
         {
-            int rented = LocalRunspaceCache.LiveCount - LocalRunspaceCache.IdleCount;
+            int rented = LocalRunspaceCache.RentedCount;
             Assert.True(rented == 0, $"{rented} runspace(s) are still rented after the test.");
         }
 
         [Fact]
         public void ARentedRunspaceIsOpenAndLive()
         {
-            int live = LocalRunspaceCache.LiveCount;
-            int idle = LocalRunspaceCache.IdleCount;
+            int rented = LocalRunspaceCache.RentedCount;
             Runspace runspace = LocalRunspaceCache.Rent();
             try
             {
                 Assert.Equal(RunspaceState.Opened, runspace.RunspaceStateInfo.State);
-                Assert.Equal(live - idle, LocalRunspaceCache.LiveCount - LocalRunspaceCache.IdleCount - 1);
+                Assert.Equal(rented + 1, LocalRunspaceCache.RentedCount);
                 Assert.Equal(new object[] { 2 }, Run(runspace, "1 + 1"));
             }
             finally
@@ -68,12 +67,37 @@ namespace JoblibPS.Tests.Execution
             Runspace first = LocalRunspaceCache.Rent();
             Run(first, "$global:leftOver = 'from the last user'");
             LocalRunspaceCache.Return(first, healthy: true);
+            // The runspace is reset in the background; once that is done it is the first to be rented again.
+            Assert.True(LocalRunspaceCache.WaitForResets(TimeSpan.FromSeconds(10)));
 
             Runspace second = LocalRunspaceCache.Rent();
             try
             {
                 Assert.Same(first, second);
                 Assert.Equal(new object[] { true }, Run(second, "$null -eq $global:leftOver"));
+            }
+            finally
+            {
+                LocalRunspaceCache.Return(second, healthy: true);
+            }
+        }
+
+        [Fact]
+        public void AReturnedRunspaceLosesTheFunctionsAndAliasesACallDefinedAndKeepsTheDriver()
+        {
+            Runspace first = LocalRunspaceCache.Rent();
+            Assert.True(LocalRunspaceCache.HoldsDriver(first));
+            Run(first, "function global:Get-LeftOver { 1 }; Set-Alias -Name glo -Value Get-LeftOver -Scope Global; Remove-Item -LiteralPath function:" + WorkerDriver.FunctionName);
+            LocalRunspaceCache.Return(first, healthy: true);
+            // The runspace is reset in the background; once that is done it is the first to be rented again.
+            Assert.True(LocalRunspaceCache.WaitForResets(TimeSpan.FromSeconds(10)));
+
+            Runspace second = LocalRunspaceCache.Rent();
+            try
+            {
+                Assert.Same(first, second);
+                Assert.Equal(new object[] { false, false, true },
+                    Run(second, "[bool](Get-Command Get-LeftOver -ErrorAction Ignore); [bool](Get-Alias glo -ErrorAction Ignore); [bool](Get-Command " + WorkerDriver.FunctionName + " -ErrorAction Ignore)"));
             }
             finally
             {
@@ -90,6 +114,8 @@ namespace JoblibPS.Tests.Execution
             if (string.Equals(initial.TrimEnd('/', '\\'), elsewhere, StringComparison.Ordinal)) elsewhere = System.IO.Path.GetPathRoot(elsewhere);
             Run(first, $"Set-Location -LiteralPath '{elsewhere}'");
             LocalRunspaceCache.Return(first, healthy: true);
+            // The runspace is reset in the background; once that is done it is the first to be rented again.
+            Assert.True(LocalRunspaceCache.WaitForResets(TimeSpan.FromSeconds(10)));
 
             Runspace second = LocalRunspaceCache.Rent();
             try
