@@ -9,11 +9,29 @@ namespace JoblibPS.Dispatch
     /// </summary>
     public sealed class AutoBatchSizer
     {
-        /// <summary>Batches shorter than this grow (joblib: 0.2 s). See bench/ for the PowerShell measurements.</summary>
-        public static TimeSpan MinIdealBatchDuration { get; set; } = TimeSpan.FromSeconds(0.2);
+        /// <summary>joblib's MIN_IDEAL_BATCH_DURATION: right where a batch costs milliseconds (a worker process, SSH).</summary>
+        public static readonly TimeSpan JoblibMinIdealBatchDuration = TimeSpan.FromSeconds(0.2);
 
-        /// <summary>Batches longer than this shrink (joblib: 2 s).</summary>
-        public static TimeSpan MaxIdealBatchDuration { get; set; } = TimeSpan.FromSeconds(2);
+        /// <summary>joblib's MAX_IDEAL_BATCH_DURATION.</summary>
+        public static readonly TimeSpan JoblibMaxIdealBatchDuration = TimeSpan.FromSeconds(2);
+
+        /// <summary>
+        /// The ideal batch duration for runspaces in the caller's process, where a batch costs about 0.3 ms (a call of
+        /// the driver function in a warm runspace): 50 ms keeps that under 1%. joblib's 0.2 s made batches of tiny
+        /// items four times larger for nothing: with the batches in the pre-dispatch and reorder windows, the
+        /// memory of an ordered call of 1,000,000 tiny items followed their size (bench/ W5), and an ordered call's
+        /// output waits for whole batches.
+        /// </summary>
+        public static readonly TimeSpan InProcessMinIdealBatchDuration = TimeSpan.FromSeconds(0.05);
+
+        /// <summary>The longest ideal batch duration for runspaces in the caller's process (ten times the shortest, as joblib's).</summary>
+        public static readonly TimeSpan InProcessMaxIdealBatchDuration = TimeSpan.FromSeconds(0.5);
+
+        /// <summary>Batches shorter than this grow; joblib's 0.2 s unless the backend sets it.</summary>
+        public TimeSpan MinIdealBatchDuration { get; set; } = JoblibMinIdealBatchDuration;
+
+        /// <summary>Batches longer than this shrink; joblib's 2 s unless the backend sets it.</summary>
+        public TimeSpan MaxIdealBatchDuration { get; set; } = JoblibMaxIdealBatchDuration;
 
         /// <summary>
         /// How much a batch may grow in one step. joblib doubles at most, to avoid huge batches starving workers;

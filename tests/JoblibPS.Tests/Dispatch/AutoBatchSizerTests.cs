@@ -187,8 +187,36 @@ namespace JoblibPS.Tests.Dispatch
         [Fact]
         public void ThresholdsAreJoblibs()
         {
-            Assert.Equal(S(0.2), AutoBatchSizer.MinIdealBatchDuration);
-            Assert.Equal(S(2), AutoBatchSizer.MaxIdealBatchDuration);
+            var sizer = new AutoBatchSizer();
+            Assert.Equal(S(0.2), sizer.MinIdealBatchDuration);
+            Assert.Equal(S(2), sizer.MaxIdealBatchDuration);
+        }
+
+        [Fact]
+        public void InProcessBackendsAimAtShorterBatches()
+        {
+            Assert.Equal(AutoBatchSizer.InProcessMinIdealBatchDuration, new ThreadingProbe().Sizer.MinIdealBatchDuration);
+            Assert.Equal(AutoBatchSizer.InProcessMaxIdealBatchDuration, new ThreadingProbe().Sizer.MaxIdealBatchDuration);
+            Assert.Equal(AutoBatchSizer.InProcessMinIdealBatchDuration, new SequentialProbe().Sizer.MinIdealBatchDuration);
+
+            // The ideal duration bounds growth: batches of 10 ms at size 100 grow to twice the ideal (50 ms) only.
+            var sizer = new AutoBatchSizer { MinIdealBatchDuration = S(0.05) };
+            sizer.BatchCompleted(1, S(0.0001));
+            Assert.Equal(8, sizer.ComputeBatchSize());
+            sizer.BatchCompleted(8, S(0.0008));
+            Assert.Equal(64, sizer.ComputeBatchSize());
+            sizer.BatchCompleted(64, S(0.04));
+            Assert.Equal(160, sizer.ComputeBatchSize());
+        }
+
+        private sealed class ThreadingProbe : JoblibPS.Backends.Threading.ThreadingBackend
+        {
+            public AutoBatchSizer Sizer => AutoBatcher;
+        }
+
+        private sealed class SequentialProbe : JoblibPS.Backends.Sequential.SequentialBackend
+        {
+            public AutoBatchSizer Sizer => AutoBatcher;
         }
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections;
+using JoblibPS.Dispatch;
 
 namespace JoblibPS.Backends.Sequential
 {
@@ -19,6 +20,8 @@ namespace JoblibPS.Backends.Sequential
             SupportsSharedMem = true;
             SupportsReturnGenerator = true;
             SupportsTimeout = true;
+            AutoBatcher.MinIdealBatchDuration = AutoBatchSizer.InProcessMinIdealBatchDuration;
+            AutoBatcher.MaxIdealBatchDuration = AutoBatchSizer.InProcessMaxIdealBatchDuration;
         }
 
         /// <summary>Always one job.</summary>

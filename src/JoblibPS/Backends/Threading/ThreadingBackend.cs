@@ -24,6 +24,8 @@ namespace JoblibPS.Backends.Threading
             SupportsTimeout = true;
             SupportsReturnGenerator = true;
             UsesThreads = true;
+            AutoBatcher.MinIdealBatchDuration = AutoBatchSizer.InProcessMinIdealBatchDuration;
+            AutoBatcher.MaxIdealBatchDuration = AutoBatchSizer.InProcessMaxIdealBatchDuration;
         }
 
         /// <summary>joblib's CPU rule (-1 = every CPU).</summary>
