@@ -97,12 +97,6 @@ namespace JoblibPS.Execution
             }
         }
 
-        /// <summary>True when <paramref name="runspace"/> is one of the cache's, which hold the driver as a function.</summary>
-        public static bool HoldsDriver(Runspace runspace)
-        {
-            lock (Gate) return Live.Contains(runspace);
-        }
-
         /// <summary>
         /// Brings a used runspace back to its state when opened: PowerShell's ResetRunspaceState (variables,
         /// location), then the global functions and aliases a call defined, which ResetRunspaceState keeps (and the
@@ -270,6 +264,7 @@ namespace JoblibPS.Execution
             try
             {
                 runspace.Open();
+                WorkerDriver.MarkHolder(runspace);
             }
             catch
             {

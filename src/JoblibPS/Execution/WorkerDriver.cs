@@ -94,6 +94,29 @@ function __JoblibRemote {
 if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
 ";
 
+        /// <summary>Runspaces known to hold <see cref="Text"/> as the global function <see cref="FunctionName"/>.</summary>
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Runspace, object> Holders =
+            new System.Runtime.CompilerServices.ConditionalWeakTable<Runspace, object>();
+
+        /// <summary>A statement that defines the driver as the global function <see cref="FunctionName"/>.</summary>
+        public static string FunctionDefinition => "function global:" + FunctionName + " {\n" + Text + "\n}";
+
+        /// <summary>
+        /// Records that <paramref name="runspace"/> holds the driver as a function (it was defined at open): batches
+        /// there call it instead of sending, parsing and compiling the script each time (2 to 5 ms a batch). Only for
+        /// runspaces the module owns, whose global functions nothing else manages.
+        /// </summary>
+        public static void MarkHolder(Runspace runspace)
+        {
+            Holders.GetValue(runspace, _ => FunctionName);
+        }
+
+        /// <summary>True when batches in <paramref name="runspace"/> may call the driver function.</summary>
+        public static bool HoldsDriver(Runspace runspace)
+        {
+            return runspace != null && Holders.TryGetValue(runspace, out _);
+        }
+
         /// <summary>What follows the marker in the first element of a chunk of records gathered in an out-of-process worker.</summary>
         public const string ChunkSuffix = ":chunk";
 

@@ -86,7 +86,7 @@ namespace JoblibPS.Tests.Execution
         public void AReturnedRunspaceLosesTheFunctionsAndAliasesACallDefinedAndKeepsTheDriver()
         {
             Runspace first = LocalRunspaceCache.Rent();
-            Assert.True(LocalRunspaceCache.HoldsDriver(first));
+            Assert.True(WorkerDriver.HoldsDriver(first));
             Run(first, "function global:Get-LeftOver { 1 }; Set-Alias -Name glo -Value Get-LeftOver -Scope Global; Remove-Item -LiteralPath function:" + WorkerDriver.FunctionName);
             LocalRunspaceCache.Return(first, healthy: true);
             // The runspace is reset in the background; once that is done it is the first to be rented again.

@@ -5,6 +5,7 @@ using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Reflection;
 using System.Threading;
+using JoblibPS.Execution;
 
 namespace JoblibPS.Backends.Process
 {
@@ -167,11 +168,12 @@ namespace JoblibPS.Backends.Process
                 ps.AddScript("param($assembly, $module) $null = [System.Reflection.Assembly]::LoadFrom($assembly); if ($module) { Import-Module -Name $module -Global -ErrorAction Stop }")
                     .AddArgument(typeof(PwshWorker).Assembly.Location)
                     .AddArgument(AutoloadRoot == null ? ModulePath : null);
-                // A first run of the driver compiles it and its paths (half a second here): pay that now, not inside
-                // the first batch, where it would count against -TimeoutSeconds. One item, per-item chunks: the
-                // paths a batch takes.
+                // The driver as a function, so batches do not send, parse and compile it each time; and a first run
+                // of it compiles it and its paths (half a second here): pay that now, not inside the first batch,
+                // where it would count against -TimeoutSeconds. One item, per-item chunks: the paths a batch takes.
+                ps.AddStatement().AddScript(WorkerDriver.FunctionDefinition);
                 ps.AddStatement()
-                    .AddScript(BatchTask.DriverScript)
+                    .AddCommand(WorkerDriver.FunctionName, useLocalScope: true)
                     .AddParameter("__JoblibScript", "$null = $_")
                     .AddParameter("__JoblibItems", new object[] { 0 })
                     .AddParameter("__JoblibArguments", new object[0])
@@ -180,6 +182,7 @@ namespace JoblibPS.Backends.Process
                     .AddParameter("__JoblibCollect", 2);
                 ps.Invoke();
             }
+            WorkerDriver.MarkHolder(Runspace);
         }
 
         /// <summary>Kills the process (any thread; returns at once). Its exit is then known to be no crash.</summary>

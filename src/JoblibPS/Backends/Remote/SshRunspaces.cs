@@ -9,6 +9,7 @@ using System.Net.Sockets;
 using System.Reflection;
 using System.Text;
 using System.Threading.Tasks;
+using JoblibPS.Execution;
 
 namespace JoblibPS.Backends.Remote
 {
@@ -86,7 +87,30 @@ namespace JoblibPS.Backends.Remote
                 throw;
             }
             transportWriter = SshTransportGuard.Take(runspace);
+            InstallDriver(runspace);
             return runspace;
+        }
+
+        /// <summary>
+        /// Defines the batch driver as a function in a runspace the backend opened (one round trip), so a batch sends
+        /// a command name instead of the driver's text to parse and compile (see <see cref="WorkerDriver.MarkHolder"/>).
+        /// A runspace where that fails still works: its batches send the text.
+        /// </summary>
+        private static void InstallDriver(Runspace runspace)
+        {
+            try
+            {
+                using (var ps = PowerShell.Create())
+                {
+                    ps.Runspace = runspace;
+                    ps.AddScript(WorkerDriver.FunctionDefinition).Invoke();
+                    if (!ps.HadErrors) WorkerDriver.MarkHolder(runspace);
+                }
+            }
+            catch (Exception)
+            {
+                // A constrained endpoint may refuse function definitions.
+            }
         }
 
         /// <summary>Closes a runspace <see cref="Open"/> opened (blocking while a healthy one closes), then its guarded writer. Never throws.</summary>
