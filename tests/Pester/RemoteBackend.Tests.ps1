@@ -180,11 +180,14 @@ Describe 'Remote backend over SSH' -Skip:$NoSshd {
 
         It 'tags worker errors and information records with PSComputerName' {
             @($run.Errors | ForEach-Object { "$_" }) | Should -Be @('worker-error-1', 'worker-error-2')
-            if (-not $run.Errors[0].PSObject.Properties['PSComputerName']) {
-                Set-ItResult -Pending -Because 'StreamRecords rebuilds deserialized error and information records and does not yet carry over the PSComputerName note the remote backend adds'
-            }
-            @($run.Errors | ForEach-Object { $_.PSObject.Properties['PSComputerName'].Value }) | Should -BeIn @($hostA.HostName, $hostB.HostName)
-            @($run.Information | ForEach-Object { $_.PSObject.Properties['PSComputerName'].Value }) | Should -BeIn @($hostA.HostName, $hostB.HostName)
+            $hosts = @($hostA.HostName, $hostB.HostName)
+            $errorHosts = @($run.Errors | ForEach-Object { $_.PSObject.Properties['PSComputerName'].Value })
+            $errorHosts | Should -HaveCount $run.Errors.Count
+            foreach ($name in $errorHosts) { $name | Should -BeIn $hosts }
+            @($run.Information) | Should -Not -BeNullOrEmpty
+            $informationHosts = @($run.Information | ForEach-Object { $_.PSObject.Properties['PSComputerName'].Value })
+            $informationHosts | Should -HaveCount $run.Information.Count
+            foreach ($name in $informationHosts) { $name | Should -BeIn $hosts }
         }
 
         It 'reuses its workers for every call in the scope' {

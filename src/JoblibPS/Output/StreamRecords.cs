@@ -71,7 +71,7 @@ namespace JoblibPS.Output
             switch (typeName.Substring(DeserializedPrefix.Length))
             {
                 case "ErrorRecord":
-                    writer.WriteError(ErrorRecordFrom(record));
+                    writer.WriteError(WithComputerName(ErrorRecordFrom(record), record));
                     return true;
                 case "WarningRecord":
                     writer.WriteWarning(MessageOf(record));
@@ -83,11 +83,27 @@ namespace JoblibPS.Output
                     writer.WriteDebug(MessageOf(record));
                     return true;
                 case "InformationRecord":
-                    writer.WriteInformation(InformationRecordFrom(record));
+                    writer.WriteInformation(WithComputerName(InformationRecordFrom(record), record));
                     return true;
                 default:
                     return false;
             }
+        }
+
+        /// <summary>
+        /// Carries the PSComputerName note of a deserialized record (the remote backend's tag) over to the record rebuilt
+        /// from it. A note added to an object's PSObject stays with that object (PowerShell keeps instance members of a
+        /// reference-type object with it), so $Error, -ErrorVariable and -InformationVariable show it too.
+        /// </summary>
+        private static T WithComputerName<T>(T rebuilt, PSObject from) where T : class
+        {
+            object name = from.Properties["PSComputerName"]?.Value;
+            if (name != null)
+            {
+                PSObject wrapped = PSObject.AsPSObject(rebuilt);
+                if (wrapped.Properties["PSComputerName"] == null) wrapped.Properties.Add(new PSNoteProperty("PSComputerName", name));
+            }
+            return rebuilt;
         }
 
         /// <summary>A real ErrorRecord with the worker's message, error id, category and target.</summary>
