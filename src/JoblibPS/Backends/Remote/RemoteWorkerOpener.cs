@@ -124,12 +124,22 @@ namespace JoblibPS.Backends.Remote
             return hosts;
         }
 
+        /// <summary>How long a session found busy may take to become available before it is left out.</summary>
+        private static readonly TimeSpan BusyGrace = TimeSpan.FromSeconds(3);
+
         private static object CheckSession(PSSession session, string remoteLocation)
         {
             Runspace runspace = session.Runspace;
             if (runspace == null || runspace.RunspaceStateInfo.State != RunspaceState.Opened)
             {
                 return $"it is {runspace?.RunspaceStateInfo.State.ToString() ?? "not connected"}, not Opened";
+            }
+            // A pipeline stopped by the previous call (an abort, a timeout, Select-Object -First) may still be
+            // winding down on the remote side for a moment: give it that moment before calling the session busy.
+            var waited = Stopwatch.StartNew();
+            while (runspace.RunspaceAvailability != RunspaceAvailability.Available && waited.Elapsed < BusyGrace)
+            {
+                Thread.Sleep(20);
             }
             if (runspace.RunspaceAvailability != RunspaceAvailability.Available)
             {
