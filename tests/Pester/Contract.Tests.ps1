@@ -3,16 +3,24 @@
 # Invoke-JoblibParallel.Tests.ps1.
 
 BeforeDiscovery {
-    # The backends under contract. Later backends (loky, multiprocessing, remote) join by adding one line.
+    # The backends under contract; a new backend joins by adding one line.
     # InProcess: the backend runs the block in this process, so $using: hands over the caller's very object.
+    # Remote: the block runs on other machines (here sshd on loopback addresses, in sessions the test opens and
+    # hands over with -BackendArgument @{ Session = ... }), so it starts in the remote user's home, not the
+    # caller's location.
     $Backends = @(
-        @{ Backend = 'sequential'; NJobs = 1; InProcess = $true }
-        @{ Backend = 'threading'; NJobs = 2; InProcess = $true }
-        @{ Backend = 'loky'; NJobs = 2; InProcess = $false }
-        # multiprocessing starts two fresh pwsh processes per call: 39 calls took over 3 minutes of CI under load.
-        # It rejoins when the suite has a time budget per backend; tests/Pester/ProcessBackends.Tests.ps1 covers it.
-        # @{ Backend = 'multiprocessing'; NJobs = 2; InProcess = $false }
+        @{ Backend = 'sequential'; NJobs = 1; InProcess = $true; Remote = $false }
+        @{ Backend = 'threading'; NJobs = 2; InProcess = $true; Remote = $false }
+        @{ Backend = 'loky'; NJobs = 2; InProcess = $false; Remote = $false }
+        # Starts two fresh pwsh processes per call: the slowest entry (about a minute on a quiet 2-core machine).
+        @{ Backend = 'multiprocessing'; NJobs = 2; InProcess = $false; Remote = $false }
     )
+    if (Test-Path -LiteralPath '/usr/sbin/sshd') {
+        $Backends += @{ Backend = 'remote'; NJobs = 2; InProcess = $false; Remote = $true }
+    }
+    else {
+        Write-Warning 'The remote backend is left out of the contract: /usr/sbin/sshd is missing (.ci/run installs openssh-server).'
+    }
 }
 
 BeforeAll {
@@ -23,10 +31,44 @@ BeforeAll {
 Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
     BeforeAll {
         $run = @{ Backend = $Backend; NJobs = $NJobs }
+        # A remote worker's warning, verbose and debug messages arrive tagged with their host ("[web1] text"); the
+        # rules below are about the text.
+        function Get-UntaggedText {
+            param([Parameter(ValueFromPipeline)] $Message)
+            process { if ($Remote) { "$Message" -replace '^\[[^\]]+\] ', '' } else { "$Message" } }
+        }
+        if ($Remote) {
+            # Two hosts, one session each: sessions the user owns, which the backend never closes, so no call pays
+            # for opening SSH connections. A port of its own, apart from RemoteBackend.Tests.ps1's hosts.
+            Import-Module (Join-Path $PSScriptRoot '../Remote/SshTestHosts.psm1') -Force
+            $sshRoot = Join-Path ([IO.Path]::GetTempPath()) "joblibps-contract-ssh-$PID"
+            $sshHosts = @(
+                Start-JoblibSshHost -Address 127.0.0.2 -Port 2231 -Root $sshRoot
+                Start-JoblibSshHost -Address 127.0.0.3 -Port 2231 -Root $sshRoot
+            )
+            $sessions = @(foreach ($sshHost in $sshHosts) {
+                New-PSSession -HostName $sshHost.HostName -Port 2231 -KeyFilePath $sshHost.KeyFilePath -Options (Get-JoblibSshOptions $sshHost) -ErrorAction Stop
+            })
+            # Invoke-JoblibParallel takes no backend arguments (as joblib's Parallel): a registered factory gives
+            # every call a remote backend over these sessions.
+            $factory = { [JoblibPS.Backends.Remote.RemoteBackend]::new(@{ Session = $sessions }) }.GetNewClosure()
+            Register-JoblibBackend -Name contract-remote -Factory $factory -Force
+            $run.Backend = 'contract-remote'
+        }
     }
 
     AfterAll {
-        Assert-JoblibWorkloadStable -Backend $Backend -NJobs $NJobs
+        try {
+            Assert-JoblibWorkloadStable -Backend $run.Backend -NJobs $NJobs
+        }
+        finally {
+            if ($Remote) {
+                Unregister-JoblibBackend -Name contract-remote
+                $sessions | Remove-PSSession -ErrorAction Ignore
+                $sshHosts | Stop-JoblibSshHost
+                Remove-Item -LiteralPath $sshRoot -Recurse -Force -ErrorAction Ignore
+            }
+        }
     }
 
     Context 'The item and the arguments' {
@@ -93,7 +135,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
     }
 
     Context 'Location' {
-        It "starts the block in the caller's current location" {
+        It "starts the block in the caller's current location" -Skip:$Remote {
             Push-Location -LiteralPath $TestDrive
             try {
                 $expected = (Get-Location).ProviderPath
@@ -154,7 +196,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
 
     Context 'Streams' {
         It 'shows worker verbose messages with -Verbose' {
-            $messages = 1..3 | Invoke-JoblibParallel { Write-Verbose "worker-verbose-$_"; $_ } @run -Verbose 4>&1 | Get-VerboseMessage
+            $messages = 1..3 | Invoke-JoblibParallel { Write-Verbose "worker-verbose-$_"; $_ } @run -Verbose 4>&1 | Get-VerboseMessage | Get-UntaggedText
             $messages | Should -Contain 'worker-verbose-1'
             $messages | Should -Contain 'worker-verbose-3'
         }
@@ -168,24 +210,24 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
 
         It 'honours the caller''s $VerbosePreference' {
             $VerbosePreference = 'Continue'
-            $messages = 1..2 | Invoke-JoblibParallel { Write-Verbose "worker-verbose-$_" } @run 4>&1 | Get-VerboseMessage
+            $messages = 1..2 | Invoke-JoblibParallel { Write-Verbose "worker-verbose-$_" } @run 4>&1 | Get-VerboseMessage | Get-UntaggedText
             $messages | Should -Contain 'worker-verbose-2'
         }
 
         It 'honours the caller''s $DebugPreference' {
             # Not -Debug: under -Debug a compiled cmdlet's own WriteVerbose/WriteDebug asks the user (Inquire) in pwsh 7.6.
             $DebugPreference = 'Continue'
-            $with = 1..2 | Invoke-JoblibParallel { Write-Debug "worker-debug-$_" } @run 5>&1 | ForEach-Object { "$_" }
+            $with = 1..2 | Invoke-JoblibParallel { Write-Debug "worker-debug-$_" } @run 5>&1 | Get-UntaggedText
             $with | Should -Contain 'worker-debug-1'
             $with | Should -Contain 'worker-debug-2'
             $DebugPreference = 'SilentlyContinue'
-            $without = 1..2 | Invoke-JoblibParallel { Write-Debug "worker-debug-$_" } @run 5>&1 | ForEach-Object { "$_" }
+            $without = 1..2 | Invoke-JoblibParallel { Write-Debug "worker-debug-$_" } @run 5>&1 | Get-UntaggedText
             $without | Should -Not -Contain 'worker-debug-1'
         }
 
         It 'writes worker warnings to the warning stream' {
             $all = 1..2 | Invoke-JoblibParallel { Write-Warning "worker-warning-$_"; $_ } @run 3>&1
-            @($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object Message) | Should -Be @('worker-warning-1', 'worker-warning-2')
+            @($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object Message | Get-UntaggedText) | Should -Be @('worker-warning-1', 'worker-warning-2')
             @($all | Where-Object { $_ -isnot [System.Management.Automation.WarningRecord] }) | Should -Be @(1, 2)
         }
 
@@ -338,7 +380,10 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
             $ps = [powershell]::Create()
             try {
                 $escaped = $modulePath -replace "'", "''"
-                $null = $ps.AddScript("Import-Module '$escaped'; 1..1000 | Invoke-JoblibParallel { Start-Sleep 1; `$_ } -Backend $Backend -NJobs $NJobs")
+                # The registered remote factory is a script block of this runspace, which sits in Wait-Event: the
+                # other runspace gets a backend object instead (the sessions stay open when the call ends it).
+                $backendForCall = if ($Remote) { [JoblibPS.Backends.Remote.RemoteBackend]::new(@{ Session = $sessions }) } else { $Backend }
+                $null = $ps.AddScript("param(`$backend) Import-Module '$escaped'; 1..1000 | Invoke-JoblibParallel { Start-Sleep 1; `$_ } -Backend `$backend -NJobs $NJobs").AddArgument($backendForCall)
                 $null = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $output)
                 $first = Wait-Event -SourceIdentifier $sourceId -Timeout 30
                 $first | Should -Not -BeNullOrEmpty -Because 'the call must produce its first output'
@@ -376,7 +421,8 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
     }
 
     Context 'Nesting' {
-        It 'runs an Invoke-JoblibParallel inside an item' {
+        # On another machine a nested call needs JoblibPS installed there; the test hosts only have pwsh.
+        It 'runs an Invoke-JoblibParallel inside an item' -Skip:$Remote {
             $out = 1..2 | Invoke-JoblibParallel {
                 $outer = $_
                 1..2 | Invoke-JoblibParallel { '{0}.{1}' -f $using:outer, $_ } -NJobs 2
