@@ -203,6 +203,24 @@ Describe 'Invoke-JoblibParallel' {
         }
     }
 
+    Context 'Garbage collection' {
+        It 'says at -Verbose how much of a longer call garbage collection paused, and what to do on threads' {
+            # Allocating CPU-bound work: the boxing in $s += $i collects gen0 thousands of times.
+            $all = 1..4 | Invoke-JoblibParallel { $s = 0; foreach ($i in 1..4000000) { $s += $i }; $s } -NJobs 2 -Verbose 4>&1
+            @($all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }) | Should -Be @(8000002000000, 8000002000000, 8000002000000, 8000002000000)
+            $gc = @($all | Get-VerboseMessage | Where-Object { $_ -like 'Garbage collection paused this process for *' })
+            $gc | Should -HaveCount 1
+            $gc[0] | Should -Match '^Garbage collection paused this process for \d+\.\ds of the call''s \d+\.\ds \(\d+ ?%\)\.'
+            if ($gc[0] -match '\((\d+) ?%\)' -and [int]$Matches[1] -ge 25) { $gc[0] | Should -BeLike '*use -Backend loky*' }
+            else { $gc[0] | Should -Not -BeLike '*use -Backend loky*' }
+        }
+
+        It 'says nothing about it for a call under a second' {
+            $all = 1..3 | Invoke-JoblibParallel { $_ } -NJobs 2 -Verbose 4>&1
+            $all | Get-VerboseMessage | Where-Object { $_ -like 'Garbage collection*' } | Should -BeNullOrEmpty
+        }
+    }
+
     Context 'Runspaces' {
         It 'opens no more runspaces from call to call' {
             Invoke-JoblibLeakWorkload -Backend threading -NJobs 2

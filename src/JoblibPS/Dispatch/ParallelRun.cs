@@ -33,6 +33,7 @@ namespace JoblibPS.Dispatch
         private readonly SemaphoreSlim _signal = new SemaphoreSlim(0);
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
         private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly TimeSpan? _gcPauseAtStart = GcPauses.Now();
 
         private readonly System.Management.Automation.Runspaces.Runspace _runspace = System.Management.Automation.Runspaces.Runspace.DefaultRunspace;
         private IDisposable _mailbox;
@@ -141,8 +142,28 @@ namespace JoblibPS.Dispatch
             Pump(endOfInput: true);
             _finished = true;
             _writer.WriteDebug($"Workers ran batches for {_workerTime.TotalSeconds:0.000}s in all; the call took {_clock.Elapsed.TotalSeconds:0.000}s.");
+            ReportGcPauses();
             _progress.Finish(_nextItemIndex, _nextBatchIndex);
             EndCall();
+        }
+
+        /// <summary>
+        /// Says, at -Verbose, how much of a call of a second or more garbage collection paused this process (every
+        /// thread at once), with what to do about it when that was a quarter or more of a multi-threaded call.
+        /// </summary>
+        private void ReportGcPauses()
+        {
+            TimeSpan? now = GcPauses.Now();
+            TimeSpan elapsed = _clock.Elapsed;
+            if (now == null || _gcPauseAtStart == null || elapsed < TimeSpan.FromSeconds(1)) return;
+            TimeSpan paused = now.Value - _gcPauseAtStart.Value;
+            double share = paused.TotalSeconds / elapsed.TotalSeconds;
+            string message = $"Garbage collection paused this process for {paused.TotalSeconds:0.0}s of the call's {elapsed.TotalSeconds:0.0}s ({share:P0}).";
+            if (share >= 0.25 && _backend.UsesThreads && _nJobs > 1)
+            {
+                message += " Every collection pauses all worker threads, so allocating CPU-bound PowerShell does not scale on threads: use -Backend loky (worker processes with their own garbage collector), or start pwsh with $env:DOTNET_GCgen0size = '0x10000000' set (see about_JoblibPS_Backends).";
+            }
+            _writer.WriteVerbose(message);
         }
 
         /// <summary>Asks the run to stop (Ctrl+C). Any thread.</summary>
