@@ -34,7 +34,7 @@
     (handy with pwsh -File).
 
 .PARAMETER Backend
-    Backends for Invoke-JoblibParallel. Default: (Get-JoblibBackend).Name when that cmdlet exists,
+    Backends for Invoke-JoblibParallel. Default: (Get-JoblibBackend).Name except remote (which needs hosts) when that cmdlet exists,
     else 'sequential','threading'. Pass @() (or an empty string) to benchmark no JoblibPS backend at all.
 
 .PARAMETER Quick
@@ -147,7 +147,8 @@ if ($PSBoundParameters.ContainsKey('Backend')) {
     $Backend = @('sequential', 'threading')
     if (-not $moduleError -and (Get-Command Get-JoblibBackend -ErrorAction Ignore)) {
         try {
-            $names = @(Get-JoblibBackend | ForEach-Object { "$($_.Name)" } | Where-Object { $_ })
+            # remote needs hosts (backend arguments) that a benchmark run does not have: left out unless named.
+            $names = @(Get-JoblibBackend | ForEach-Object { "$($_.Name)" } | Where-Object { $_ -and $_ -ne 'remote' })
             if ($names.Count) { $Backend = $names }
         } catch { Write-Warning "Get-JoblibBackend failed, using sequential and threading: $($_.Exception.Message)" }
     }
