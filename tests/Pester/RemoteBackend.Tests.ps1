@@ -225,6 +225,48 @@ Describe 'Remote backend over SSH' -Skip:$NoSshd {
         }
     }
 
+    Context 'Stopping while connecting' {
+        It 'stops within about a second on Ctrl+C while a host is still connecting, and leaves no ssh running' {
+            # A listener that takes connections and never speaks SSH: the opening hangs in the handshake.
+            $listener = [System.Net.Sockets.TcpListener]::new([ipaddress]'127.0.0.6', $port)
+            $listener.Start()
+            $ps = [powershell]::Create()
+            $accepted = $null
+            try {
+                $null = $ps.AddScript({
+                    param($Module, $Arguments)
+                    Import-Module $Module
+                    Use-JoblibConfig remote -BackendArgument $Arguments { 1 | Invoke-JoblibParallel { $_ } }
+                }).AddArgument((Get-JoblibTestModulePath)).AddArgument($ssh + @{ HostName = '127.0.0.6' })
+                $handle = $ps.BeginInvoke()
+                $accept = $listener.AcceptTcpClientAsync()
+                $accept.Wait(30000) | Should -BeTrue -Because 'the backend must start connecting'
+                $accepted = $accept.Result
+                Start-Sleep -Milliseconds 500
+                $ps.InvocationStateInfo.State | Should -Be 'Running' -Because 'the opening hangs in the handshake'
+                $clock = [System.Diagnostics.Stopwatch]::StartNew()
+                $ps.Stop()
+                $clock.Stop()
+                $clock.Elapsed.TotalSeconds | Should -BeLessThan 1.5
+                $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+            }
+            finally {
+                $listener.Stop()
+                if ($accepted) { $accepted.Dispose() }
+                $ps.Dispose()
+            }
+            # With the listener gone the abandoned opening fails, and nothing it started stays.
+            $deadline = [DateTime]::UtcNow.AddSeconds(15)
+            do {
+                $left = @(Get-JoblibChildProcessId -ParentId $PID | Where-Object {
+                        (Get-Content -LiteralPath "/proc/$_/cmdline" -Raw -ErrorAction Ignore) -match '127\.0\.0\.6' })
+                if (-not $left) { break }
+                Start-Sleep -Milliseconds 200
+            } while ([DateTime]::UtcNow -lt $deadline)
+            $left | Should -BeNullOrEmpty
+        }
+    }
+
     Context "Sessions the user opened (Session)" {
         BeforeAll {
             $sessions = @(

@@ -1,5 +1,6 @@
 using System;
 using System.Collections;
+using System.Threading;
 
 namespace JoblibPS
 {
@@ -9,8 +10,9 @@ namespace JoblibPS
     /// </summary>
     public sealed class ParallelCall
     {
-        internal ParallelCall(int nJobs, IDictionary backendArguments, int? innerMaxNumThreads, TimeSpan? timeout, bool ordered, string batchSize, string preDispatch)
+        internal ParallelCall(int nJobs, IDictionary backendArguments, int? innerMaxNumThreads, TimeSpan? timeout, bool ordered, string batchSize, string preDispatch, CancellationToken stopping = default(CancellationToken))
         {
+            Stopping = stopping;
             NJobs = nJobs;
             BackendArguments = backendArguments ?? new Hashtable();
             InnerMaxNumThreads = innerMaxNumThreads;
@@ -40,5 +42,12 @@ namespace JoblibPS
 
         /// <summary>The pre-dispatch expression, as given.</summary>
         public string PreDispatch { get; }
+
+        /// <summary>
+        /// Cancelled when the user stops the call (Ctrl+C) from another thread. A backend whose Configure takes long
+        /// (opening connections, starting processes) should watch it, leave nothing open, and throw
+        /// <see cref="System.Management.Automation.PipelineStoppedException"/>.
+        /// </summary>
+        public CancellationToken Stopping { get; }
     }
 }

@@ -88,7 +88,7 @@ namespace JoblibPS.Dispatch
         /// <summary>Configures the backend (following fallbacks) and starts the call.</summary>
         public void Start()
         {
-            var call = new ParallelCall(_settings.NJobs, _settings.BackendArguments, _settings.InnerMaxNumThreads, _request.Timeout, _request.Ordered, _request.BatchSizeText, _request.PreDispatch);
+            var call = new ParallelCall(_settings.NJobs, _settings.BackendArguments, _settings.InnerMaxNumThreads, _request.Timeout, _request.Ordered, _request.BatchSizeText, _request.PreDispatch, _stop.Token);
             for (int hop = 0; ; hop++)
             {
                 try

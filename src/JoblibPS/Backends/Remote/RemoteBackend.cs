@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
+using System.Threading;
 using System.Management.Automation;
 using JoblibPS.Dispatch;
 
@@ -129,7 +130,7 @@ namespace JoblibPS.Backends.Remote
             List<string> notes;
             try
             {
-                pool = RemoteWorkerPool.Open(Options, out unreachable, out notes);
+                pool = RemoteWorkerPool.Open(Options, Parallel?.Stopping ?? CancellationToken.None, out unreachable, out notes);
             }
             catch (Exception ex) when (!(ex is PipelineStoppedException))
             {

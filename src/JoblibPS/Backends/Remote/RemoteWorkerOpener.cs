@@ -17,10 +17,18 @@ namespace JoblibPS.Backends.Remote
     internal static class RemoteWorkerOpener
     {
         /// <summary>Opens every SSH host in parallel; fills <paramref name="failures"/> (host: why) and <paramref name="notes"/> (hosts with fewer workers than asked).</summary>
-        internal static List<RemoteHost> OpenSshHosts(RemoteBackendOptions options, Dictionary<string, string> failures, List<string> notes)
+        /// When <paramref name="stopping"/> is cancelled it returns at once, hosts untouched: each host's thread closes
+        /// what it opened once it sees the cancellation (see <see cref="OpenSshHost"/>).
+        internal static List<RemoteHost> OpenSshHosts(RemoteBackendOptions options, Dictionary<string, string> failures, List<string> notes, CancellationToken stopping)
         {
             var hosts = options.HostNames.Select(name => new RemoteHost(name)).ToList();
-            RunParallel(hosts.Select(h => (Action)(() => OpenSshHost(options, h))).ToList(), Timeout.InfiniteTimeSpan);
+            RunParallel(hosts.Select(h => (Action)(() => OpenSshHost(options, h, stopping))).ToList(), Timeout.InfiniteTimeSpan, stopping);
+            if (stopping.IsCancellationRequested)
+            {
+                // Hosts whose opening ended before the stop are closed here; the others close themselves.
+                foreach (RemoteHost host in hosts) CloseIfStopped(host, stopping, openingEnded: false);
+                return hosts;
+            }
             foreach (RemoteHost host in hosts)
             {
                 if (host.OpenFailure != null) failures[host.Name] = host.OpenFailure;
@@ -30,7 +38,36 @@ namespace JoblibPS.Backends.Remote
         }
 
         /// <summary>Opens one host's slots (a thread of its own): the first runspace, the host facts, then the other slots in parallel.</summary>
-        private static void OpenSshHost(RemoteBackendOptions options, RemoteHost host)
+        private static void OpenSshHost(RemoteBackendOptions options, RemoteHost host, CancellationToken stopping)
+        {
+            try
+            {
+                OpenSshHostSlots(options, host);
+            }
+            finally
+            {
+                CloseIfStopped(host, stopping, openingEnded: true);
+            }
+        }
+
+        /// <summary>
+        /// After a stop (Ctrl+C) nobody will use a host's slots: whoever comes last, the host's own opening thread as
+        /// it ends or the caller giving up on it, closes them, so nothing stays open however the two interleave.
+        /// </summary>
+        private static void CloseIfStopped(RemoteHost host, CancellationToken stopping, bool openingEnded)
+        {
+            List<RemoteSlot> slots;
+            lock (host)
+            {
+                if (openingEnded) host.OpeningEnded = true;
+                if (!stopping.IsCancellationRequested || !host.OpeningEnded) return;
+                slots = host.Slots.ToList();
+                host.Slots.Clear();
+            }
+            foreach (RemoteSlot slot in slots) SshRunspaces.Close(slot.Runspace, slot.TransportWriter);
+        }
+
+        private static void OpenSshHostSlots(RemoteBackendOptions options, RemoteHost host)
         {
             host.OpenFailure = SshRunspaces.Preflight(options, host.Name);
             if (host.OpenFailure != null) return;
@@ -84,7 +121,7 @@ namespace JoblibPS.Backends.Remote
         }
 
         /// <summary>Checks the user's sessions in parallel and groups them by computer; fills <paramref name="failures"/> for computers none of whose sessions is usable.</summary>
-        internal static List<RemoteHost> UseSessions(RemoteBackendOptions options, Dictionary<string, string> failures)
+        internal static List<RemoteHost> UseSessions(RemoteBackendOptions options, Dictionary<string, string> failures, CancellationToken stopping)
         {
             var hosts = new List<RemoteHost>();
             var checks = new List<Action>();
@@ -100,7 +137,8 @@ namespace JoblibPS.Backends.Remote
                     lock (results) results[s] = outcome;
                 });
             }
-            RunParallel(checks, Timeout.InfiniteTimeSpan);
+            RunParallel(checks, Timeout.InfiniteTimeSpan, stopping);
+            if (stopping.IsCancellationRequested) return hosts;
             foreach (PSSession session in options.Sessions)
             {
                 string name = session.ComputerName ?? session.Name;
@@ -150,20 +188,22 @@ namespace JoblibPS.Backends.Remote
         }
 
         /// <summary>Runs each action on a thread of its own (opening blocks for seconds: the thread pool would starve) and waits for all, up to <paramref name="timeout"/>.</summary>
-        internal static void RunParallel(IReadOnlyList<Action> actions, TimeSpan timeout)
+        /// Returns early, leaving the threads to finish, when <paramref name="stopping"/> is cancelled.
+        internal static void RunParallel(IReadOnlyList<Action> actions, TimeSpan timeout, CancellationToken stopping = default(CancellationToken))
         {
             var threads = actions.Select(a => new Thread(() => a()) { IsBackground = true, Name = "JoblibPS remote open/close" }).ToList();
             foreach (Thread thread in threads) thread.Start();
             var clock = Stopwatch.StartNew();
             foreach (Thread thread in threads)
             {
-                if (timeout == Timeout.InfiniteTimeSpan)
+                while (true)
                 {
-                    thread.Join();
-                    continue;
+                    if (stopping.IsCancellationRequested) return;
+                    TimeSpan left = timeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromMilliseconds(100) : timeout - clock.Elapsed;
+                    if (left <= TimeSpan.Zero) return;
+                    // Short waits, so a stop (Ctrl+C) is seen within a tenth of a second.
+                    if (thread.Join(left < TimeSpan.FromMilliseconds(100) ? left : TimeSpan.FromMilliseconds(100))) break;
                 }
-                TimeSpan left = timeout - clock.Elapsed;
-                if (left <= TimeSpan.Zero || !thread.Join(left)) break;
             }
         }
 

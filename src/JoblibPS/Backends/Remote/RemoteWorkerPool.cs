@@ -126,15 +126,17 @@ namespace JoblibPS.Backends.Remote
         /// hosts, one runspace per host first (all hosts in parallel), which also reads the host's processor count
         /// and home, then the host's other slots in parallel; for the user's sessions, a check that each is open,
         /// idle and runs scripts. <paramref name="unreachable"/> gets why each unusable host failed. Returns null when
-        /// no host is usable (nothing is left open then).
+        /// no host is usable (nothing is left open then). When <paramref name="stopping"/> is cancelled (Ctrl+C) it
+        /// throws <see cref="PipelineStoppedException"/> at once; connections still opening close when they open.
         /// </summary>
-        public static RemoteWorkerPool Open(RemoteBackendOptions options, out Dictionary<string, string> unreachable, out List<string> notes)
+        public static RemoteWorkerPool Open(RemoteBackendOptions options, CancellationToken stopping, out Dictionary<string, string> unreachable, out List<string> notes)
         {
             var failures = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             var partial = new List<string>();
             List<RemoteHost> hosts = options.UsesSsh
-                ? RemoteWorkerOpener.OpenSshHosts(options, failures, partial)
-                : RemoteWorkerOpener.UseSessions(options, failures);
+                ? RemoteWorkerOpener.OpenSshHosts(options, failures, partial, stopping)
+                : RemoteWorkerOpener.UseSessions(options, failures, stopping);
+            if (stopping.IsCancellationRequested) throw new PipelineStoppedException();
             unreachable = failures;
             notes = partial;
             hosts = hosts.Where(h => h.Slots.Count > 0).ToList();

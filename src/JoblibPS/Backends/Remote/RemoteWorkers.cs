@@ -21,6 +21,9 @@ namespace JoblibPS.Backends.Remote
         /// <summary>A note on a host that opened with fewer slots than asked for, or null.</summary>
         public string OpenNote { get; set; }
 
+        /// <summary>True once the host's opening thread ended (guarded by a lock on the host while the opening runs).</summary>
+        public bool OpeningEnded { get; set; }
+
         public bool Lost { get; set; }
 
         public string LostReason { get; set; }
