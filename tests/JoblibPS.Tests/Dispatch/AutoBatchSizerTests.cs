@@ -198,6 +198,21 @@ namespace JoblibPS.Tests.Dispatch
             Assert.Equal(AutoBatchSizer.InProcessMinIdealBatchDuration, new ThreadingProbe().Sizer.MinIdealBatchDuration);
             Assert.Equal(AutoBatchSizer.InProcessMaxIdealBatchDuration, new ThreadingProbe().Sizer.MaxIdealBatchDuration);
             Assert.Equal(AutoBatchSizer.InProcessMinIdealBatchDuration, new SequentialProbe().Sizer.MinIdealBatchDuration);
+            Assert.Equal(AutoBatchSizer.InProcessMaxBatchSize, new ThreadingProbe().Sizer.MaxBatchSize);
+            Assert.Equal(int.MaxValue, new AutoBatchSizer().MaxBatchSize);
+
+            // Tiny items stop growing at the largest batch size.
+            var capped = new AutoBatchSizer { MinIdealBatchDuration = S(0.05), MaxBatchSize = 4096 };
+            capped.BatchCompleted(1, S(0.000001));
+            Assert.Equal(8, capped.ComputeBatchSize());
+            for (int size = 8; size < 4096; size = capped.EffectiveBatchSize)
+            {
+                capped.BatchCompleted(size, S(0.000001 * size));
+                capped.ComputeBatchSize();
+            }
+            Assert.Equal(4096, capped.EffectiveBatchSize);
+            capped.BatchCompleted(4096, S(0.004));
+            Assert.Equal(4096, capped.ComputeBatchSize());
 
             // The ideal duration bounds growth: batches of 10 ms at size 100 grow to twice the ideal (50 ms) only.
             var sizer = new AutoBatchSizer { MinIdealBatchDuration = S(0.05) };

@@ -22,6 +22,7 @@ namespace JoblibPS.Backends.Sequential
             SupportsTimeout = true;
             AutoBatcher.MinIdealBatchDuration = AutoBatchSizer.InProcessMinIdealBatchDuration;
             AutoBatcher.MaxIdealBatchDuration = AutoBatchSizer.InProcessMaxIdealBatchDuration;
+            AutoBatcher.MaxBatchSize = AutoBatchSizer.InProcessMaxBatchSize;
         }
 
         /// <summary>Always one job.</summary>

@@ -26,6 +26,7 @@ namespace JoblibPS.Backends.Threading
             UsesThreads = true;
             AutoBatcher.MinIdealBatchDuration = AutoBatchSizer.InProcessMinIdealBatchDuration;
             AutoBatcher.MaxIdealBatchDuration = AutoBatchSizer.InProcessMaxIdealBatchDuration;
+            AutoBatcher.MaxBatchSize = AutoBatchSizer.InProcessMaxBatchSize;
         }
 
         /// <summary>joblib's CPU rule (-1 = every CPU).</summary>
