@@ -111,6 +111,18 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
             Holders.GetValue(runspace, _ => FunctionName);
         }
 
+        /// <summary>The driver as a script block, one per runspace of this process that does not hold the function.</summary>
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Runspace, ScriptBlock> Blocks =
+            new System.Runtime.CompilerServices.ConditionalWeakTable<Runspace, ScriptBlock>();
+
+        /// <summary>
+        /// What a batch runs in a runspace of this process that does not hold the driver function (the caller's own,
+        /// for the sequential backend): a two-line script that calls the driver's script block, parsed once per
+        /// runspace, with the driver's parameters splatted. The <c>$using:</c> map stays on this script (as
+        /// <c>--%</c>): PowerShell finds it by walking up the scopes from the user's block.
+        /// </summary>
+        private const string BlockCallText = "param($__JoblibDriverBlock, $__JoblibDriverParameters)\n& $__JoblibDriverBlock @__JoblibDriverParameters";
+
         /// <summary>True when batches in <paramref name="runspace"/> may call the driver function.</summary>
         public static bool HoldsDriver(Runspace runspace)
         {
@@ -216,25 +228,42 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
         /// <paramref name="log"/>, in a runspace of this process, takes the place of the markers; <paramref name="asFunction"/>
         /// says the runspace holds the driver as the function <see cref="FunctionName"/>.
         /// </summary>
-        public static void AddTo(PowerShell ps, BatchTask task, bool outOfProcess = false, ItemLog log = null, bool asFunction = false)
+        /// In a runspace of this process that holds no function (<paramref name="inProcessRunspace"/>) the driver runs as a
+        /// script block parsed once for that runspace, so a batch parses two lines instead of the whole driver.
+        public static void AddTo(PowerShell ps, BatchTask task, bool outOfProcess = false, ItemLog log = null, bool asFunction = false, Runspace inProcessRunspace = null)
         {
+            if (!asFunction && !outOfProcess && inProcessRunspace != null)
+            {
+                var parameters = new Hashtable(StringComparer.OrdinalIgnoreCase);
+                AddParameters(task, outOfProcess, log, (name, value) => parameters[name] = value, usings: false);
+                ps.AddScript(BlockCallText, useLocalScope: true)
+                    .AddParameter("__JoblibDriverBlock", Blocks.GetValue(inProcessRunspace, _ => ScriptBlock.Create(Text)))
+                    .AddParameter("__JoblibDriverParameters", parameters);
+                if (task.UsingValues.Count > 0) ps.AddParameter("--%", task.UsingValues);
+                return;
+            }
             // A scope of its own: in the caller's runspace (sequential) or a nested call, the driver's variables,
             // function and preferences must not land in, or be shadowed by, the scope that is current.
             if (asFunction) ps.AddCommand(FunctionName, useLocalScope: true);
             else ps.AddScript(Text, useLocalScope: true);
-            if (log != null) ps.AddParameter("__JoblibLog", log);
+            AddParameters(task, outOfProcess, log, (name, value) => ps.AddParameter(name, value), usings: true);
+        }
+
+        private static void AddParameters(BatchTask task, bool outOfProcess, ItemLog log, Action<string, object> add, bool usings)
+        {
+            if (log != null) add("__JoblibLog", log);
             foreach (DictionaryEntry entry in Parameters(task))
             {
                 string name = (string)entry.Key;
                 object value = entry.Value;
-                if (name == "--%" && ((Hashtable)value).Count == 0) continue;
+                if (name == "--%" && (!usings || ((Hashtable)value).Count == 0)) continue;
                 if (name == "__JoblibNested" && (!outOfProcess || value == null)) continue;
                 if (name == "__JoblibCollect")
                 {
                     if (!outOfProcess) continue;
                     value = task.ItemTimeout.HasValue ? 2 : 1;
                 }
-                ps.AddParameter(name, value);
+                add(name, value);
             }
         }
 
