@@ -205,9 +205,15 @@ Describe 'Invoke-JoblibParallel' {
 
     Context 'Garbage collection' {
         It 'says at -Verbose how much of a longer call garbage collection paused, and what to do on threads' {
-            # Allocating CPU-bound work: the boxing in $s += $i collects gen0 thousands of times.
-            $all = 1..4 | Invoke-JoblibParallel { $s = 0; foreach ($i in 1..4000000) { $s += $i }; $s } -NJobs 2 -Verbose 4>&1
-            @($all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }) | Should -Be @(8000002000000, 8000002000000, 8000002000000, 8000002000000)
+            # Allocating CPU-bound work (the boxing in $s += $i collects gen0 thousands of times) for 0.7 s an item:
+            # four items on two workers make a call of 1.4 s or more on any machine.
+            $all = 1..4 | Invoke-JoblibParallel {
+                $clock = [System.Diagnostics.Stopwatch]::StartNew()
+                $s = 0
+                while ($clock.ElapsedMilliseconds -lt 700) { foreach ($i in 1..10000) { $s += $i } }
+                $_
+            } -NJobs 2 -Verbose 4>&1
+            @($all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }) | Should -Be @(1, 2, 3, 4)
             $gc = @($all | Get-VerboseMessage | Where-Object { $_ -like 'Garbage collection paused this process for *' })
             $gc | Should -HaveCount 1
             $gc[0] | Should -Match '^Garbage collection paused this process for \d+\.\ds of the call''s \d+\.\ds \(\d+ ?%\)\.'
