@@ -28,6 +28,7 @@ namespace JoblibPS.Execution
         private static readonly HashSet<Runspace> Live = new HashSet<Runspace>();
         private static Timer _reaper;
         private static readonly HashSet<Runspace> Resetting = new HashSet<Runspace>();
+        private static readonly TimeSpan ResetWait = TimeSpan.FromSeconds(2);
         private static InitialSessionState _sessionState;
 
         /// <summary>How long an idle runspace stays warm: joblib's idle worker timeout for loky (300 s).</summary>
@@ -54,6 +55,7 @@ namespace JoblibPS.Execution
         /// <summary>Returns an open, idle runspace for the caller's exclusive use until <see cref="Return"/>.</summary>
         public static Runspace Rent()
         {
+            var waited = System.Diagnostics.Stopwatch.StartNew();
             while (true)
             {
                 IdleRunspace idle = null;
@@ -63,10 +65,11 @@ namespace JoblibPS.Execution
                     {
                         idle = Idle.Pop();
                     }
-                    else if (Resetting.Count > 0)
+                    else if (Resetting.Count > 0 && waited.Elapsed < ResetWait)
                     {
-                        // A returned runspace is being reset: waiting for it costs far less than opening one.
-                        Monitor.Wait(Gate, TimeSpan.FromSeconds(2));
+                        // A returned runspace is being reset (about a millisecond): waiting for it costs far less
+                        // than opening one. A reset that takes longer than ResetWait is not waited for.
+                        Monitor.Wait(Gate, ResetWait);
                         continue;
                     }
                 }
@@ -124,7 +127,8 @@ namespace JoblibPS.Execution
                 string name = (entry.BaseObject as CommandInfo)?.Name;
                 if (name != null && !keep.Contains(name))
                 {
-                    provider.Item.Remove(drive + name, false);
+                    // Literal: a function or alias name may hold wildcard characters ('[', '*', '?').
+                    provider.Item.Remove(new[] { drive + name }, false, true, true);
                 }
             }
         }

@@ -87,7 +87,7 @@ namespace JoblibPS.Tests.Execution
         {
             Runspace first = LocalRunspaceCache.Rent();
             Assert.True(WorkerDriver.HoldsDriver(first));
-            Run(first, "function global:Get-LeftOver { 1 }; Set-Alias -Name glo -Value Get-LeftOver -Scope Global; Remove-Item -LiteralPath function:" + WorkerDriver.FunctionName);
+            Run(first, "function global:Get-LeftOver { 1 }; Set-Alias -Name glo -Value Get-LeftOver -Scope Global; Set-Item -LiteralPath 'function:Get-Left[1]' -Value { 1 }; Remove-Item -LiteralPath function:" + WorkerDriver.FunctionName);
             LocalRunspaceCache.Return(first, healthy: true);
             // The runspace is reset in the background; once that is done it is the first to be rented again.
             Assert.True(LocalRunspaceCache.WaitForResets(TimeSpan.FromSeconds(10)));
@@ -96,8 +96,8 @@ namespace JoblibPS.Tests.Execution
             try
             {
                 Assert.Same(first, second);
-                Assert.Equal(new object[] { false, false, true },
-                    Run(second, "[bool](Get-Command Get-LeftOver -ErrorAction Ignore); [bool](Get-Alias glo -ErrorAction Ignore); [bool](Get-Command " + WorkerDriver.FunctionName + " -ErrorAction Ignore)"));
+                Assert.Equal(new object[] { false, false, false, true },
+                    Run(second, "[bool](Get-Command Get-LeftOver -ErrorAction Ignore); [bool](Get-Alias glo -ErrorAction Ignore); Test-Path -LiteralPath 'function:Get-Left[1]'; [bool](Get-Command " + WorkerDriver.FunctionName + " -ErrorAction Ignore)"));
             }
             finally
             {
