@@ -382,7 +382,12 @@ Describe 'Process backends' {
                 1..2 | Invoke-JoblibParallel { $_ } @loky | Should -Be @(1, 2)
                 $clock.Elapsed.TotalSeconds | Should -BeLessThan 10
             }
-            (Get-ChildPwsh).Count | Should -BeLessOrEqual 2 -Because 'only loky''s two idle workers may remain'
+            # A worker that was stopped or is being replaced may take a moment to exit, more so on a loaded machine:
+            # what matters is that nothing stays.
+            $deadline = [DateTime]::UtcNow.AddSeconds(15)
+            while ((Get-ChildPwsh).Count -gt 2 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 200 }
+            $left = @(Get-ChildPwsh)
+            $left.Count | Should -BeLessOrEqual 2 -Because "only loky's two idle workers may remain (left: $(($left | ForEach-Object { "$($_.Id) started $($_.StartTime.ToString('HH:mm:ss.fff'))" }) -join ', '))"
         }
     }
 
