@@ -42,8 +42,9 @@ namespace JoblibPS.Execution
         public const string RunFunctionName = "__JoblibRun";
 
         /// <summary>
-        /// The name under which runspaces of the module's own cache hold <see cref="Text"/> as a function, so a batch
-        /// costs no parsing or compiling of the driver (see <see cref="LocalRunspaceCache"/>).
+        /// The name under which runspaces the module owns (its warm cache, process workers, SSH runspaces it opened)
+        /// hold <see cref="Text"/> as a function, so a batch costs no parsing or compiling of the driver (see
+        /// <see cref="MarkHolder"/>).
         /// </summary>
         public const string FunctionName = "__JoblibDriver";
 
@@ -226,10 +227,10 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
         /// backend in force; a runspace in another process (<paramref name="outOfProcess"/>) gets it through
         /// <c>$__JoblibNested</c>, and its output comes back in chunks.
         /// <paramref name="log"/>, in a runspace of this process, takes the place of the markers; <paramref name="asFunction"/>
-        /// says the runspace holds the driver as the function <see cref="FunctionName"/>.
+        /// says the runspace holds the driver as the function <see cref="FunctionName"/>. In a runspace of this process
+        /// that holds no function (<paramref name="inProcessRunspace"/>) the driver runs as a script block parsed once
+        /// for that runspace, so a batch parses two lines instead of the whole driver.
         /// </summary>
-        /// In a runspace of this process that holds no function (<paramref name="inProcessRunspace"/>) the driver runs as a
-        /// script block parsed once for that runspace, so a batch parses two lines instead of the whole driver.
         public static void AddTo(PowerShell ps, BatchTask task, bool outOfProcess = false, ItemLog log = null, bool asFunction = false, Runspace inProcessRunspace = null)
         {
             if (!asFunction && !outOfProcess && inProcessRunspace != null)
