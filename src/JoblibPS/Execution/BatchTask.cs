@@ -214,7 +214,7 @@ namespace JoblibPS
                 watchdog = new Timer(_ => CheckItemTimeout(), null, period, period);
             }
 
-            WorkerDriver.AddTo(ps, this, outOfProcess, log, asFunction: WorkerDriver.HoldsDriver(runspace), inProcessRunspace: outOfProcess ? null : runspace);
+            WorkerDriver.AddTo(ps, this, runspace, log);
             Exception failure = null;
             lock (_gate)
             {

@@ -223,22 +223,23 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
         }
 
         /// <summary>
-        /// Adds the driver for <paramref name="task"/>. In a local runspace <see cref="WorkerContext"/> puts the nested
-        /// backend in force; a runspace in another process (<paramref name="outOfProcess"/>) gets it through
-        /// <c>$__JoblibNested</c>, and its output comes back in chunks.
-        /// <paramref name="log"/>, in a runspace of this process, takes the place of the markers; <paramref name="asFunction"/>
-        /// says the runspace holds the driver as the function <see cref="FunctionName"/>. In a runspace of this process
-        /// that holds no function (<paramref name="inProcessRunspace"/>) the driver runs as a script block parsed once
-        /// for that runspace, so a batch parses two lines instead of the whole driver.
+        /// Adds the driver for <paramref name="task"/> to run in <paramref name="runspace"/>. In a runspace of this
+        /// process <see cref="WorkerContext"/> puts the nested backend in force and <paramref name="log"/> takes the
+        /// place of the markers; a runspace in another process gets the nested backend through <c>$__JoblibNested</c>,
+        /// and its output comes back in chunks. A runspace that holds the driver as the function
+        /// <see cref="FunctionName"/> calls it; another runspace of this process runs it as a script block parsed once
+        /// for that runspace, so a batch parses two lines instead of the whole driver; any other gets the text.
         /// </summary>
-        public static void AddTo(PowerShell ps, BatchTask task, bool outOfProcess = false, ItemLog log = null, bool asFunction = false, Runspace inProcessRunspace = null)
+        public static void AddTo(PowerShell ps, BatchTask task, Runspace runspace, ItemLog log = null)
         {
-            if (!asFunction && !outOfProcess && inProcessRunspace != null)
+            bool outOfProcess = runspace != null && runspace.RunspaceIsRemote;
+            bool asFunction = HoldsDriver(runspace);
+            if (!asFunction && !outOfProcess && runspace != null)
             {
                 var parameters = new Hashtable(StringComparer.OrdinalIgnoreCase);
                 AddParameters(task, outOfProcess, log, (name, value) => parameters[name] = value, usings: false);
                 ps.AddScript(BlockCallText, useLocalScope: true)
-                    .AddParameter("__JoblibDriverBlock", Blocks.GetValue(inProcessRunspace, _ => ScriptBlock.Create(Text)))
+                    .AddParameter("__JoblibDriverBlock", Blocks.GetValue(runspace, _ => ScriptBlock.Create(Text)))
                     .AddParameter("__JoblibDriverParameters", parameters);
                 if (task.UsingValues.Count > 0) ps.AddParameter("--%", task.UsingValues);
                 return;
