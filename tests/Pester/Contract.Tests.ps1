@@ -420,6 +420,137 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
         }
     }
 
+    Context 'Admin automation: what the caller has, in every worker' {
+        It 'defines the functions the block calls, and those they call, in every worker' {
+            function Get-JoblibTestDouble { param($x) Get-JoblibTestInner $x }
+            function Get-JoblibTestInner { param($x) $x * 2 }
+            $out = 1..4 | Invoke-JoblibParallel { Get-JoblibTestDouble $_ } @run
+            $out | Should -Be @(2, 4, 6, 8)
+        }
+
+        It 'defines the functions -ImportFunction names, for calls the syntax tree cannot show' {
+            function Get-JoblibTestHidden { "hidden:$args" }
+            $out = 1..2 | Invoke-JoblibParallel { $name = 'Get-JoblibTestHidden'; & $name $_ } @run -ImportFunction 'Get-JoblibTestHid*'
+            $out | Should -Be @('hidden:1', 'hidden:2')
+        }
+
+        It 'sets the variables -ImportVariable names' {
+            $JoblibTestGreeting = 'hello'
+            $out = 1..2 | Invoke-JoblibParallel { "$JoblibTestGreeting $_" } @run -ImportVariable 'JoblibTestGreet*'
+            $out | Should -Be @('hello 1', 'hello 2')
+        }
+
+        It 'imports the modules -ImportModule names, and the module of a command the block calls' {
+            $moduleFile = Join-Path $TestDrive "JoblibTestTools$Backend.psm1"
+            Set-Content -LiteralPath $moduleFile -Value 'function Get-JoblibTestTool { "tool:$args" }; function Get-JoblibTestOther { "other" }'
+            Import-Module $moduleFile -Force
+            try {
+                $out = 1..2 | Invoke-JoblibParallel { Get-JoblibTestTool $_ } @run
+                $out | Should -Be @('tool:1', 'tool:2')
+                $out = 1..2 | Invoke-JoblibParallel { & (Get-Command -Name 'Get-JoblibTestOther') } @run -ImportModule $moduleFile
+                $out | Should -Be @('other', 'other')
+            }
+            finally {
+                Remove-Module "JoblibTestTools$Backend" -ErrorAction Ignore
+            }
+        }
+
+        It 'runs -InitializationScript once in each worker, where items see what it defines' {
+            $JoblibTestInitLog = Join-Path $TestDrive "init-$Backend.txt"
+            $init = { Add-Content -LiteralPath $JoblibTestInitLog -Value 'init'; $prefix = 'pre'; function Format-JoblibTestItem($v) { "${prefix}:$v" } }
+            $out = 1..8 | Invoke-JoblibParallel { Format-JoblibTestItem $_ } @run -BatchSize 1 -ImportVariable JoblibTestInitLog -InitializationScript $init
+            $out | Should -Be (1..8 | ForEach-Object { "pre:$_" })
+            @(Get-Content -LiteralPath $JoblibTestInitLog).Count | Should -BeLessOrEqual $NJobs -Because 'it runs once per worker, not per item or batch'
+        }
+
+        It 'fails the call with JoblibInitializationFailed when -InitializationScript throws' {
+            $err = $null
+            try { 1..2 | Invoke-JoblibParallel { $_ } @run -InitializationScript { throw 'no database' } }
+            catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibInitializationFailed,*'
+            $err.Exception.Message | Should -Match 'no database'
+        }
+
+        It 'keeps going past failed items with -OnError Continue, each failure an error record in its place' {
+            $out = 1..9 | Invoke-JoblibParallel { if ($_ % 3 -eq 0) { throw "bad $_" }; $_ } @run -OnError Continue -ErrorVariable failures -ErrorAction SilentlyContinue
+            $out | Should -Be @(1, 2, 4, 5, 7, 8)
+            $failures.Count | Should -Be 3
+            $failures | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskFailed,*' }
+            @($failures | ForEach-Object TargetObject) | Should -Be @(3, 6, 9)
+            $failures[0].Exception.Message | Should -Be 'bad 3'
+        }
+
+        It 'writes each failure at its place in ordered output with -OnError Continue' {
+            $all = 1..5 | Invoke-JoblibParallel { if ($_ -eq 3) { throw 'three' }; $_ } @run -OnError Continue -ErrorAction Continue 2>&1
+            @($all | ForEach-Object { if ($_ -is [System.Management.Automation.ErrorRecord]) { 'E' } else { $_ } }) | Should -Be @(1, 2, 'E', 4, 5)
+        }
+
+        It 'tries a failed item again with -Retry and writes only the successful attempt' {
+            $dir = Join-Path $TestDrive "retry-$Backend"
+            $null = New-Item -ItemType Directory -Path $dir -Force
+            $out = 1..4 | Invoke-JoblibParallel {
+                $log = Join-Path $using:dir "$_.txt"
+                Add-Content -LiteralPath $log -Value 'try'
+                "attempt $((Get-Content -LiteralPath $log).Count) of $_"
+                if ($_ -eq 2 -and (Get-Content -LiteralPath $log).Count -lt 3) { throw 'flaky' }
+            } @run -Retry 3
+            $out | Should -Be @('attempt 1 of 1', 'attempt 3 of 2', 'attempt 1 of 3', 'attempt 1 of 4')
+        }
+
+        It 'says how many attempts an item failed after -Retry' {
+            $err = $null
+            try { 1 | Invoke-JoblibParallel { throw 'always' } @run -Retry 2 } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskFailed,*'
+            $err.ToString() | Should -Match 'all 3 attempts'
+        }
+
+        It 'runs a retry on another worker where it has one' -Skip:($NJobs -lt 2) {
+            $dir = Join-Path $TestDrive "elsewhere-$Backend"
+            $null = New-Item -ItemType Directory -Path $dir -Force
+            $out = 1..2 | Invoke-JoblibParallel {
+                $log = Join-Path $using:dir "$_.txt"
+                $me = "$PID/$([runspace]::DefaultRunspace.InstanceId)"
+                Add-Content -LiteralPath $log -Value $me
+                Start-Sleep -Milliseconds 300
+                if ($_ -eq 1 -and @(Get-Content -LiteralPath $log).Count -lt 2) { throw 'once' }
+                $me
+            } @run -Retry 1 -BatchSize 1
+            $attempts = @(Get-Content -LiteralPath (Join-Path $dir '1.txt'))
+            $attempts.Count | Should -Be 2
+            $attempts[1] | Should -Not -Be $attempts[0]
+        }
+
+        It 'keeps a dry run dry: $WhatIfPreference reaches the workers' {
+            $WhatIfPreference = $true
+            $target = Join-Path $TestDrive "whatif-$Backend"
+            1..2 | Invoke-JoblibParallel { New-Item -ItemType File -Path "$using:target-$_" } @run
+            $WhatIfPreference = $false
+            Test-Path -LiteralPath "$target-1" | Should -BeFalse
+            $out = 1 | Invoke-JoblibParallel { $WhatIfPreference } @run
+            [bool]$out | Should -BeFalse
+        }
+
+        It 'fails an item that asks for confirmation instead of hanging' {
+            $target = Join-Path $TestDrive "confirm-$Backend.txt"
+            Set-Content -LiteralPath $target -Value 'keep'
+            $null = 1 | Invoke-JoblibParallel { Remove-Item -LiteralPath $using:target -Confirm } @run -ErrorVariable asked -ErrorAction SilentlyContinue
+            $asked.Count | Should -BeGreaterThan 0
+            "$($asked[0])" | Should -Match 'user interaction|prompt'
+            Test-Path -LiteralPath $target | Should -BeTrue
+        }
+
+        It 'takes -ThrottleLimit as -NJobs' {
+            $out = 1..3 | Invoke-JoblibParallel { $_ } -Backend $run.Backend -ThrottleLimit $NJobs
+            $out | Should -Be @(1, 2, 3)
+        }
+
+        It 'ends a call with one -Verbose line: items done, failed, retried, timed out' {
+            $lines = 1..4 | Invoke-JoblibParallel { if ($_ -eq 4) { throw 'x' }; $_ } @run -OnError Continue -ErrorAction SilentlyContinue -Verbose 4>&1 |
+                Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
+            $lines | Should -Contain 'Items done: 3, failed: 1, retried: 0, timed out: 0.'
+        }
+    }
+
     Context 'Nesting' {
         # On another machine a nested call needs JoblibPS installed there; the test hosts only have pwsh.
         It 'runs an Invoke-JoblibParallel inside an item' -Skip:$Remote {

@@ -48,6 +48,11 @@ BeforeAll {
         @(Get-Process -Name pwsh -ErrorAction Ignore | Where-Object { $_.Parent -and $_.Parent.Id -eq $PID })
     }
 
+    # Ends every worker process of the module, as Remove-Module does, without removing the module.
+    function Stop-JoblibWorkerProcesses {
+        [JoblibPS.ParallelBackendBase].Assembly.GetType('JoblibPS.Backends.Process.ProcessPools', $true).GetMethod('ShutdownAll').Invoke($null, @())
+    }
+
     # Starts a child pwsh running -Script with this module imported; returns the Process (stdout redirected).
     function Start-ChildPwsh {
         param([string] $Script)
@@ -77,7 +82,7 @@ BeforeAll {
 
 AfterAll {
     # Later test files start from no process workers at all.
-    [JoblibPS.Backends.Process.ProcessPools]::ShutdownAll()
+    Stop-JoblibWorkerProcesses
 }
 
 Describe 'Process backends' {
@@ -238,14 +243,15 @@ Describe 'Process backends' {
             $second = Use-JoblibConfig -Backend loky -NJobs 2 { Get-WorkerPid -Run @{} }
             @($first | Sort-Object -Unique).Count | Should -Be 2
             @($second | Sort-Object -Unique) | Should -Be @($first | Sort-Object -Unique)
-            @([JoblibPS.Backends.Process.ProcessPools]::LokyWorkerProcessIds | Sort-Object) | Should -Be @($first | Sort-Object -Unique)
+            @((Get-ChildPwsh).Id | Sort-Object) | Should -Be @($first | Sort-Object -Unique)
         }
 
         It 'starts its workers in parallel' {
-            [JoblibPS.Backends.Process.ProcessPools]::ShutdownAll()
+            Stop-JoblibWorkerProcesses
+            Wait-ProcessExit -Id (Get-ChildPwsh).Id | Should -BeTrue
             # With -TimeoutSeconds a call starts once its workers are up, so all four exist when it returns.
             $null = 1..4 | Invoke-JoblibParallel { $_ } -Backend loky -NJobs 4 -TimeoutSeconds 60
-            $workers = @([JoblibPS.Backends.Process.ProcessPools]::LokyWorkerProcessIds | ForEach-Object { Get-Process -Id $_ })
+            $workers = @(Get-ChildPwsh)
             $workers.Count | Should -Be 4
             $spread = ($workers.StartTime | Measure-Object -Maximum -Minimum | ForEach-Object { $_.Maximum - $_.Minimum })
             $spread.TotalSeconds | Should -BeLessThan 1 -Because 'each worker starts on its own thread at once, not after the previous one is up'
@@ -258,7 +264,7 @@ Describe 'Process backends' {
             $gone = @($three | Sort-Object -Unique | Where-Object { $_ -notin $two })
             $gone.Count | Should -BeGreaterOrEqual 1
             Wait-ProcessExit -Id $gone | Should -BeTrue -Because 'the surplus worker exits'
-            [JoblibPS.Backends.Process.ProcessPools]::LokyWorkerProcessIds.Count | Should -Be 2
+            (Get-ChildPwsh).Count | Should -Be 2
         }
 
         It 'replaces a worker after MaxTasksPerWorker batches' {
@@ -270,7 +276,7 @@ Describe 'Process backends' {
         It 'lets idle workers exit after IdleTimeoutSeconds' {
             $pids = Use-JoblibConfig -Backend loky -NJobs 2 -BackendArgument @{ IdleTimeoutSeconds = 1 } { Get-WorkerPid -Run @{} }
             Wait-ProcessExit -Id ($pids | Sort-Object -Unique) -Seconds 20 | Should -BeTrue
-            [JoblibPS.Backends.Process.ProcessPools]::LokyWorkerProcessIds | Should -BeNullOrEmpty
+            Get-ChildPwsh | Should -BeNullOrEmpty
             Use-JoblibConfig -Backend loky -NJobs 2 -BackendArgument @{ IdleTimeoutSeconds = 1 } { 1..2 | Invoke-JoblibParallel { $_ } } | Should -Be @(1, 2) -Because 'the pool starts workers again when work comes'
         }
     }

@@ -32,8 +32,9 @@ namespace JoblibPS.Commands
         [Alias("Args")]
         public object[] ArgumentList { get; set; }
 
-        /// <summary>The number of jobs (-1 = all CPUs).</summary>
+        /// <summary>The number of jobs (-1 = all CPUs); -ThrottleLimit, the name PowerShell's own parallel commands use, is an alias.</summary>
         [Parameter]
+        [Alias("ThrottleLimit")]
         public int NJobs { get; set; }
 
         /// <summary>A backend name or a ParallelBackendBase instance.</summary>
@@ -59,6 +60,37 @@ namespace JoblibPS.Commands
         /// <summary>The longest one item may run, in seconds.</summary>
         [Parameter]
         public double TimeoutSeconds { get; set; }
+
+        /// <summary>What a failed item does: Abort (the default) ends the call; Continue reports it as a non-terminating error and goes on.</summary>
+        [Parameter]
+        public OnErrorAction OnError { get; set; }
+
+        /// <summary>How many times a failed or timed-out item is tried again before it counts as failed.</summary>
+        [Parameter]
+        public int Retry { get; set; }
+
+        /// <summary>Seconds to wait before the first retry; each further retry waits twice as long.</summary>
+        [Parameter]
+        public double RetryDelaySeconds { get; set; }
+
+        /// <summary>Functions of the caller's session to define in every worker besides those the block calls by name (wildcards).</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public string[] ImportFunction { get; set; }
+
+        /// <summary>Variables of the caller's session to set in every worker (wildcards).</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public string[] ImportVariable { get; set; }
+
+        /// <summary>Modules (names or paths) every worker imports before its first item.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public string[] ImportModule { get; set; }
+
+        /// <summary>Runs once in every worker before its first item of the call, in the scope where items run.</summary>
+        [Parameter]
+        public ScriptBlock InitializationScript { get; set; }
 
         /// <summary>Validates, resolves the config and starts the run.</summary>
         protected override void BeginProcessing()
@@ -102,6 +134,15 @@ namespace JoblibPS.Commands
                 }
                 request.Timeout = TimeSpan.FromSeconds(TimeoutSeconds);
             }
+            if (Retry < 0) Fail(ErrorIds.InvalidRetry, $"-Retry {Retry} is not valid. Give 0 (no retries) or a positive number of retries.", Retry);
+            if (!(RetryDelaySeconds >= 0) || double.IsInfinity(RetryDelaySeconds) || RetryDelaySeconds > TimeSpan.MaxValue.TotalSeconds / 1024)
+            {
+                Fail(ErrorIds.InvalidRetry, $"-RetryDelaySeconds {RetryDelaySeconds} is not valid. Give 0 (retry at once) or a positive number of seconds.", RetryDelaySeconds);
+            }
+            request.OnError = OnError;
+            request.Retry = Retry;
+            request.RetryDelay = TimeSpan.FromSeconds(RetryDelaySeconds);
+            request.Setup = WorkerSetupBuilder.Build(this, ScriptBlock, ImportFunction, ImportVariable, ImportModule, InitializationScript);
             try
             {
                 request.UsingValues = UsingValues.Evaluate(ScriptBlock, SessionState);
@@ -189,14 +230,17 @@ namespace JoblibPS.Commands
         /// The caller's effective preference for each stream, as the worker should use it: a common parameter
         /// given to this call wins over the caller's preference variable. Inquire becomes Continue (a worker
         /// cannot ask); the record then reaches the caller, whose own preference applies when it is written.
-        /// The order is <see cref="WorkerDriver.PreferenceNames"/>: error, warning, verbose, debug, information.
+        /// The order is <see cref="WorkerDriver.PreferenceNames"/>: error, warning, verbose, debug, information, then
+        /// $WhatIfPreference (a boolean: a dry run stays a dry run in the workers) and $ConfirmPreference.
         /// </summary>
-        private string[] CallerPreferences()
+        private object[] CallerPreferences()
         {
             string[] names = WorkerDriver.PreferenceNames;
             string[] common = { "ErrorAction", "WarningAction", null, null, "InformationAction" };
-            var values = new string[names.Length];
-            for (int i = 0; i < names.Length; i++)
+            var values = new object[names.Length];
+            values[5] = LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+            values[6] = (SessionState.PSVariable.GetValue("ConfirmPreference") is object confirm ? (confirm is PSObject wrapped ? wrapped.BaseObject : confirm) : null)?.ToString() ?? "High";
+            for (int i = 0; i < common.Length; i++)
             {
                 object value = null;
                 if (common[i] != null && MyInvocation.BoundParameters.TryGetValue(common[i], out object given)) value = given;

@@ -14,7 +14,7 @@ namespace JoblibPS.Commands
         {
             LocalRunspaceCache.CloseAll();
             JoblibPS.Backends.Process.ProcessPools.ShutdownAll();
-            JoblibPS.Backends.Remote.RemoteWorkerPool.CloseAll();
+            JoblibPS.Backends.Remote.RemoteWorkerKind.CloseAll();
         }
     }
 }

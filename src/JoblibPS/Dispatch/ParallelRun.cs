@@ -12,44 +12,47 @@ namespace JoblibPS.Dispatch
 {
     /// <summary>
     /// The engine of one Invoke-JoblibParallel call: cuts input into batches, submits them to the backend within
-    /// the pre-dispatch window, marshals completions back, writes each item's records in order (or as batches
-    /// complete), and aborts on the first failure, a timeout or a stop.
+    /// the pre-dispatch window, marshals completions back, has <see cref="OutputOrder"/> write each item's records
+    /// in order (or as batches complete), and applies <see cref="FailurePolicy"/> to items that fail.
     /// </summary>
     /// <remarks>
+    /// The life of an item: the cmdlet hands it to <see cref="Add"/>; it waits in a batch being filled; the batch
+    /// becomes a <see cref="BatchTask"/> (one typed invocation) that the backend runs in a worker; the backend's
+    /// callback queues the completion; this thread takes the result and writes the item's records.
     /// Threading: every member but <see cref="Cancel"/> is called on the pipeline thread, which is also the only
     /// thread that calls the backend (except the completion callback, which only enqueues) and the only thread
-    /// that writes. Memory is bounded by the window: at most <c>window</c> batches are outstanding (submitted and
-    /// not yet written), and the upstream command is held back while the window is full.
+    /// that writes. Memory is bounded by the window: at most <c>window</c> batches run (submitted and not yet
+    /// complete), at most the reorder limit wait to be written, and the upstream command is held back meanwhile.
     /// </remarks>
     internal sealed class ParallelRun : IDisposable
     {
         private readonly RunRequest _request;
         private readonly IPipelineWriter _writer;
         private readonly ResolvedSettings _settings;
+        private readonly BackendSession _session;
+        private readonly FailurePolicy _policy;
+        private readonly OutputOrder _output;
         private readonly int _pipelineThread = Thread.CurrentThread.ManagedThreadId;
         private readonly List<object> _pending = new List<object>();
-        private readonly SortedDictionary<int, BatchState> _outstanding = new SortedDictionary<int, BatchState>();
+        private readonly List<Span> _retries = new List<Span>();
         private readonly ConcurrentQueue<Completion> _completions = new ConcurrentQueue<Completion>();
         private readonly SemaphoreSlim _signal = new SemaphoreSlim(0);
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly TimeSpan? _gcPauseAtStart = GcPauses.Now();
-
+        private readonly object _callToken = new object();
+        private readonly ConcurrentDictionary<BatchTask, Span> _inFlight = new ConcurrentDictionary<BatchTask, Span>();
+        private readonly RunProgress _progress;
         private readonly System.Management.Automation.Runspaces.Runspace _runspace = System.Management.Automation.Runspaces.Runspace.DefaultRunspace;
         private IDisposable _mailbox;
-        private ParallelBackendBase _backend;
-        private bool _callOwnsBackend;
-        private int _nJobs;
         private int _window;
+        private int _reorderLimit;
         private long _nextItemIndex;
         private int _nextBatchIndex;
-        private int _nextToWrite;
         private int _running;
         private int _batchSize;
         private bool _batchSizeStale = true;
         private Failure _failure;
-        private bool _callStarted;
-        private bool _aborted;
         private bool _finished;
         private long _lastActivityTicks;
         private long _lastInputTicks;
@@ -58,14 +61,12 @@ namespace JoblibPS.Dispatch
         private bool _inputEnded;
         private long _completedItems;
         private TimeSpan _workerTime;
-        private readonly RunProgress _progress;
-        private readonly ConcurrentDictionary<int, BatchTask> _inFlight = new ConcurrentDictionary<int, BatchTask>();
-        private int _reorderLimit;
 
         /// <summary>
         /// The longest a partial batch is held back while a worker is idle and items keep arriving quickly:
-        /// 10 ms, twenty times the 0.3 to 0.6 ms a batch costs in a warm runspace (../shared/PLATFORM.md), so the
-        /// overhead stays near 5% while a slow upstream command is never held back by more than that.
+        /// 10 ms, twenty times the 0.3 to 0.6 ms a batch costs in a warm runspace (measured with
+        /// bench/Invoke-Benchmark.ps1, W1), so the overhead stays near 5% while a slow upstream command is never held
+        /// back by more than that.
         /// </summary>
         private static readonly long HoldTicks = Stopwatch.Frequency / 100;
 
@@ -74,54 +75,26 @@ namespace JoblibPS.Dispatch
             _request = request;
             _settings = settings;
             _writer = writer;
-            _backend = settings.Backend;
-            _callOwnsBackend = settings.CallOwnsBackend;
+            _session = new BackendSession(settings, writer);
+            _policy = new FailurePolicy(request.OnError, request.Retry, request.RetryDelay);
+            _output = new OutputOrder(request.Ordered);
             _progress = new RunProgress(writer, _clock);
         }
 
-        /// <summary>The backend the call runs on (after any fallback).</summary>
-        public ParallelBackendBase Backend => _backend;
-
-        /// <summary>The effective number of jobs.</summary>
-        public int EffectiveNJobs => _nJobs;
+        private ParallelBackendBase Backend => _session.Backend;
 
         /// <summary>Configures the backend (following fallbacks) and starts the call.</summary>
         public void Start()
         {
             var call = new ParallelCall(_settings.NJobs, _settings.BackendArguments, _settings.InnerMaxNumThreads, _request.Timeout, _request.Ordered, _request.BatchSizeText, _request.PreDispatch, _stop.Token);
-            for (int hop = 0; ; hop++)
-            {
-                try
-                {
-                    _backend.Parallel = call;
-                    _nJobs = _backend.Configure(_settings.NJobs, call, _settings.BackendArguments);
-                    break;
-                }
-                catch (FallbackToBackendException fallback) when (hop < 8)
-                {
-                    if (_callOwnsBackend) SafeTerminate(_backend);
-                    _backend = fallback.Backend;
-                    _callOwnsBackend = true;
-                }
-                catch (Exception ex) when (!(ex is FallbackToBackendException) && !(ex is PipelineStoppedException))
-                {
-                    throw new TerminatingErrorException(ErrorRecords.BackendContract(_backend, "Configure threw an exception", Unwrap(ex)));
-                }
-            }
-            if (_nJobs < 1)
-            {
-                throw new TerminatingErrorException(ErrorRecords.BackendContract(_backend, $"Configure returned {_nJobs} jobs; it must return at least 1"));
-            }
-            _window = PreDispatchExpression.Evaluate(_request.PreDispatch, _nJobs);
+            _session.Start(call);
+            _window = PreDispatchExpression.Evaluate(_request.PreDispatch, _session.NJobs);
             _reorderLimit = (int)Math.Min(int.MaxValue, Math.Max(16L, 4L * _window));
-            _backend.ResetBatchSizer();
-            Call(() => _backend.StartCall(), "StartCall threw an exception");
-            _callStarted = true;
             _lastActivityTicks = _clock.ElapsedTicks;
             // Work that must run on this runspace's thread (a nested call's backend factory) wakes the wait loop.
-            _mailbox = Execution.RunspaceDispatcher.Listen(_runspace, () => { try { _signal.Release(); } catch (ObjectDisposedException) { } });
-            string workers = _nJobs == 1 ? "1 concurrent worker" : $"{_nJobs} concurrent workers";
-            _writer.WriteVerbose($"Using backend {_backend} with {workers}.");
+            _mailbox = Execution.RunspaceDispatcher.Listen(_runspace, Wake);
+            int n = _session.NJobs;
+            _writer.WriteVerbose($"Using backend {Backend} with {(n == 1 ? "1 concurrent worker" : $"{n} concurrent workers")}.");
         }
 
         /// <summary>Takes one input item; may dispatch, write finished output, and wait while the window is full.</summary>
@@ -144,7 +117,31 @@ namespace JoblibPS.Dispatch
             _writer.WriteDebug($"Workers ran batches for {_workerTime.TotalSeconds:0.000}s in all; the call took {_clock.Elapsed.TotalSeconds:0.000}s.");
             ReportGcPauses();
             _progress.Finish(_nextItemIndex, _nextBatchIndex);
-            EndCall();
+            _writer.WriteVerbose(_policy.Summary());
+            _session.End();
+        }
+
+        /// <summary>Asks the run to stop (Ctrl+C). Any thread.</summary>
+        public void Cancel()
+        {
+            _stop.Cancel();
+            // A task running on the pipeline thread itself (the sequential backend) only ends if asked directly.
+            foreach (BatchTask task in _inFlight.Keys) task.RequestStop();
+            Wake();
+        }
+
+        public void Dispose()
+        {
+            _mailbox?.Dispose();
+            _mailbox = null;
+            if (!_finished)
+            {
+                _session.Abort();
+                _session.End();
+                _progress.Clear();
+            }
+            // _signal and _stop are left undisposed on purpose: Cancel may still arrive from another thread, and
+            // neither holds an OS handle unless asked for one.
         }
 
         /// <summary>
@@ -159,35 +156,14 @@ namespace JoblibPS.Dispatch
             TimeSpan paused = now.Value - _gcPauseAtStart.Value;
             double share = paused.TotalSeconds / elapsed.TotalSeconds;
             string message = $"Garbage collection paused this process for {paused.TotalSeconds:0.0}s of the call's {elapsed.TotalSeconds:0.0}s ({share:P0}).";
-            if (share >= 0.25 && _backend.UsesThreads && _nJobs > 1)
+            if (share >= 0.25 && Backend.UsesThreads && _session.NJobs > 1)
             {
                 message += " Every collection pauses all worker threads, so allocating CPU-bound PowerShell does not scale on threads: use -Backend loky (worker processes with their own garbage collector), or start pwsh with $env:DOTNET_GCgen0size = '0x10000000' set (see about_JoblibPS_Backends).";
             }
             _writer.WriteVerbose(message);
         }
 
-        /// <summary>Asks the run to stop (Ctrl+C). Any thread.</summary>
-        public void Cancel()
-        {
-            _stop.Cancel();
-            // A task running on the pipeline thread itself (the sequential backend) only ends if asked directly.
-            foreach (BatchTask task in _inFlight.Values) task.RequestStop();
-            try { _signal.Release(); } catch (ObjectDisposedException) { }
-        }
-
-        public void Dispose()
-        {
-            _mailbox?.Dispose();
-            _mailbox = null;
-            if (!_finished)
-            {
-                Abort();
-                EndCall();
-                _progress.Clear();
-            }
-            // _signal and _stop are left undisposed on purpose: Cancel may still arrive from another thread, and
-            // neither holds an OS handle unless asked for one.
-        }
+        // ---- dispatch ------------------------------------------------------------------------------------------
 
         private void Pump(bool endOfInput)
         {
@@ -195,7 +171,7 @@ namespace JoblibPS.Dispatch
             {
                 ProcessCompletions();
                 if (_failure != null) FailCall();
-                if (TryDispatchOne(endOfInput)) continue;
+                if (TrySubmitRetry() || TryDispatchOne(endOfInput)) continue;
                 if (!endOfInput)
                 {
                     // Hold the upstream command back while a full batch waits for room in the window.
@@ -206,7 +182,7 @@ namespace JoblibPS.Dispatch
                     }
                     return;
                 }
-                if (_pending.Count == 0 && _outstanding.Count == 0) return;
+                if (_pending.Count == 0 && _output.Count == 0) return;
                 WaitForCompletion();
             }
         }
@@ -224,10 +200,10 @@ namespace JoblibPS.Dispatch
             {
                 // Tail: split what is left into smaller batches so that no worker is left with a long tail
                 // (joblib divides the last slice by 10 * n_jobs).
-                take = Math.Max(1, Math.Min(_pending.Count, size / (10 * _nJobs)));
-                if (_running >= _nJobs && take == _pending.Count && take > 1) take = Math.Max(1, take / 2);
+                take = Math.Max(1, Math.Min(_pending.Count, size / (10 * _session.NJobs)));
+                if (_running >= _session.NJobs && take == _pending.Count && take > 1) take = Math.Max(1, take / 2);
             }
-            else if (_running < _nJobs && (_upstreamSlow || _clock.ElapsedTicks - _oldestPendingTicks >= HoldTicks))
+            else if (_running < _session.NJobs && (_upstreamSlow || _clock.ElapsedTicks - _oldestPendingTicks >= HoldTicks))
             {
                 // Work-conserving: a worker would sit idle, so a partial batch goes now when the upstream command is
                 // slow (the last item took longer than the hold limit to arrive) or the oldest waiting item has
@@ -238,7 +214,25 @@ namespace JoblibPS.Dispatch
             {
                 return false;
             }
-            Submit(take);
+            object[] items = _pending.GetRange(0, take).ToArray();
+            _pending.RemoveRange(0, take);
+            _oldestPendingTicks = _clock.ElapsedTicks;
+            var span = new Span(_nextItemIndex, take, items);
+            _nextItemIndex += take;
+            _output.Add(span);
+            Submit(span);
+            return true;
+        }
+
+        /// <summary>Submits the first retry that is due, when the window has room.</summary>
+        private bool TrySubmitRetry()
+        {
+            if (_retries.Count == 0 || _failure != null || WindowFull) return false;
+            long now = _clock.ElapsedTicks;
+            Span due = _retries.FirstOrDefault(s => s.DueTicks <= now);
+            if (due == null) return false;
+            _retries.Remove(due);
+            Submit(due);
             return true;
         }
 
@@ -247,7 +241,7 @@ namespace JoblibPS.Dispatch
         /// complete) is full, or the reorder window (batches complete but waiting for an earlier one, in ordered
         /// mode) is. Together they bound memory whatever the input size.
         /// </summary>
-        private bool WindowFull => _running >= _window || _outstanding.Count - _running >= _reorderLimit;
+        private bool WindowFull => _running >= _window || _output.ReadyCount >= _reorderLimit;
 
         private int BatchSize()
         {
@@ -255,8 +249,8 @@ namespace JoblibPS.Dispatch
             if (_batchSizeStale)
             {
                 int size = 1;
-                Call(() => size = _backend.ComputeBatchSize(), "ComputeBatchSize threw an exception");
-                if (size < 1) throw new TerminatingErrorException(ErrorRecords.BackendContract(_backend, $"ComputeBatchSize returned {size}; it must return at least 1"));
+                _session.Call(() => size = Backend.ComputeBatchSize(), "ComputeBatchSize threw an exception");
+                if (size < 1) throw new TerminatingErrorException(ErrorRecords.BackendContract(Backend, $"ComputeBatchSize returned {size}; it must return at least 1"));
                 if (size != _batchSize && _batchSize != 0) _writer.WriteDebug($"Batch size changed from {_batchSize} to {size}.");
                 _batchSize = size;
                 _batchSizeStale = false;
@@ -264,118 +258,175 @@ namespace JoblibPS.Dispatch
             return _batchSize;
         }
 
-        private void Submit(int take)
+        private void Submit(Span span)
         {
-            object[] items = _pending.GetRange(0, take).ToArray();
-            _pending.RemoveRange(0, take);
-            _oldestPendingTicks = _clock.ElapsedTicks;
-            var task = new BatchTask(_request.Script, items, _nextItemIndex, _nextBatchIndex, _request.ArgumentList, _request.UsingValues, _request.WorkingDirectory, _request.Preferences, _request.Timeout);
+            var task = new BatchTask(_request.Script, span.Items, span.First, _nextBatchIndex++, _request.ArgumentList, _request.UsingValues, _request.WorkingDirectory, _request.Preferences, _request.Timeout)
+            {
+                CallToken = _callToken,
+                Setup = _request.Setup,
+                Avoid = span.Avoid,
+            };
             NestedBackend nested = null;
-            Call(() => nested = _backend.GetNestedBackend(), "GetNestedBackend threw an exception");
+            _session.Call(() => nested = Backend.GetNestedBackend(), "GetNestedBackend threw an exception");
             if (nested != null)
             {
                 task.NestedBackend = nested.Backend;
                 task.NestedNJobs = nested.NJobs;
             }
-            var state = new BatchState(task, _clock.ElapsedTicks);
-            _outstanding.Add(task.BatchIndex, state);
-            _inFlight[task.BatchIndex] = task;
-            _nextItemIndex += take;
-            _nextBatchIndex++;
+            span.Task = task;
+            span.Callbacks = 0;
+            _inFlight[task] = span;
             _batchSizeStale = true;
             _running++;
 
             Action<object> callback = future =>
             {
-                bool duplicate = Interlocked.Increment(ref state.Callbacks) > 1;
-                _completions.Enqueue(new Completion(state, future, duplicate));
-                try { _signal.Release(); } catch (ObjectDisposedException) { }
+                bool duplicate = Interlocked.Increment(ref span.Callbacks) > 1;
+                _completions.Enqueue(new Completion(span, task, future, duplicate));
+                Wake();
             };
             object submitted = null;
-            Call(() => submitted = _backend.Submit(task, callback), "Submit threw an exception");
+            _session.Call(() => submitted = Backend.Submit(task, callback), "Submit threw an exception");
             if (submitted == null)
             {
-                throw new TerminatingErrorException(ErrorRecords.BackendContract(_backend, "Submit returned null; it must return a future (for example the .NET Task running the batch)"));
+                throw new TerminatingErrorException(ErrorRecords.BackendContract(Backend, "Submit returned null; it must return a future (for example the .NET Task running the batch)"));
             }
-            state.Future = submitted;
         }
+
+        // ---- completions ---------------------------------------------------------------------------------------
 
         private void ProcessCompletions()
         {
             while (_completions.TryDequeue(out Completion completion))
             {
-                BatchState state = completion.State;
+                Span span = completion.Span;
                 if (completion.Duplicate)
                 {
-                    RecordFailure(new Failure(state, ErrorRecords.BackendContract(_backend, $"the callback for batch {state.Task.BatchIndex} was called more than once; call it once per task"), state.Task.FirstItemIndex));
+                    RecordFailure(new Failure(span, ErrorRecords.BackendContract(Backend, $"the callback for batch {completion.Task.BatchIndex} was called more than once; call it once per task"), span.First));
                     continue;
                 }
                 _lastActivityTicks = _clock.ElapsedTicks;
                 object raw = null;
-                bool byCallback = _backend.SupportsRetrieveCallback;
-                Call(() => raw = byCallback
-                        ? _backend.RetrieveResultCallback(completion.Future)
-                        : _backend.RetrieveResult(completion.Future, _request.Timeout ?? Timeout.InfiniteTimeSpan),
+                bool byCallback = Backend.SupportsRetrieveCallback;
+                _session.Call(() => raw = byCallback
+                        ? Backend.RetrieveResultCallback(completion.Future)
+                        : Backend.RetrieveResult(completion.Future, _request.Timeout ?? Timeout.InfiniteTimeSpan),
                     (byCallback ? "RetrieveResultCallback" : "RetrieveResult") + " threw an exception");
-                if (!(ParallelBackendBase.Unwrap(raw) is BatchResult result) || result.Task != state.Task)
+                if (!(ParallelBackendBase.Unwrap(raw) is BatchResult result) || result.Task != completion.Task)
                 {
                     string got = raw == null ? "null" : ParallelBackendBase.Unwrap(raw).GetType().FullName;
-                    RecordFailure(new Failure(state, ErrorRecords.BackendContract(_backend, $"it returned {got} as the result of batch {state.Task.BatchIndex}; return what task.Invoke() returned"), state.Task.FirstItemIndex));
+                    RecordFailure(new Failure(span, ErrorRecords.BackendContract(Backend, $"it returned {got} as the result of batch {completion.Task.BatchIndex}; return what task.Invoke() returned"), span.First));
                     continue;
                 }
-                state.Result = result;
-                _inFlight.TryRemove(state.Task.BatchIndex, out _);
+                _inFlight.TryRemove(completion.Task, out _);
                 _running--;
-                _completedItems += state.Task.Count;
+                _completedItems += result.Outcome == BatchOutcome.Completed ? span.Count : 0;
                 _workerTime += result.Duration;
-                Call(() => _backend.BatchCompleted(state.Task.Count, result.Duration), "BatchCompleted threw an exception");
+                _session.Call(() => Backend.BatchCompleted(span.Count, result.Duration), "BatchCompleted threw an exception");
                 _batchSizeStale = true;
-                if (result.Outcome != BatchOutcome.Completed && !_aborted)
+                span.Result = result;
+                span.WriteCount = result.Outcome == BatchOutcome.Completed ? span.Count : result.CompleteItems;
+                if (result.Outcome != BatchOutcome.Completed && _failure == null && !_stop.IsCancellationRequested)
                 {
-                    RecordFailure(FailureOf(state, result));
+                    HandleFailedItem(span, result);
                 }
             }
-            WriteReady();
+            // A call that fails writes what comes before the failure itself (see FailCall).
+            if (_failure == null) _output.WriteReady(record => StreamRecords.Write(record, CheckedWriter()), record => CheckedWriter().WriteError(record), _policy.CountDone);
             _progress.Report(_completedItems, _nextItemIndex, _inputEnded);
         }
 
-        private void WriteReady()
+        /// <summary>
+        /// A batch ended early at one item (it failed, timed out, called exit, or its worker died). The items before it
+        /// are written from the result; the item runs again (-Retry), or is reported and the call goes on
+        /// (-OnError Continue), or ends the call; the items after it, and any before it whose output the worker lost,
+        /// run again as their own batches.
+        /// </summary>
+        private void HandleFailedItem(Span span, BatchResult result)
         {
-            if (_request.Ordered)
+            if (result.Outcome == BatchOutcome.Stopped)
             {
-                while (_outstanding.TryGetValue(_nextToWrite, out BatchState state) && state.Result != null)
-                {
-                    if (state.Result.Outcome != BatchOutcome.Completed) return;
-                    WriteItems(state, state.Result.CompleteItems);
-                    _outstanding.Remove(_nextToWrite);
-                    _nextToWrite++;
-                }
+                RecordFailure(new Failure(span, ErrorRecords.BackendContract(Backend, $"batch {result.Task.BatchIndex} came back stopped although nothing asked it to stop"), span.First));
+                return;
+            }
+            int failed = Math.Max(0, Math.Min(span.Count - 1, result.FailedItem));
+            object item = span.Items[failed];
+            ErrorRecord error = ErrorOf(result, item);
+            bool fatal = ErrorRecords.IsInitializationFailure(result.Error);
+            bool retry = !fatal && _policy.ShouldRetry(span.Attempt);
+            if (!retry && (fatal || _policy.OnError == OnErrorAction.Abort))
+            {
+                ErrorRecord final = fatal ? error : _policy.Final(error, span.Attempt, result.Outcome == BatchOutcome.TimedOut);
+                RecordFailure(new Failure(span, final, span.First + failed));
+                return;
+            }
+
+            int kept = Math.Min(result.CompleteItems, failed);
+            var parts = new List<Span>();
+            if (kept > 0) parts.Add(new Span(span.First, kept, span.Items.Take(kept).ToArray()) { Result = result, WriteCount = kept });
+            if (failed > kept)
+            {
+                // The worker lost these items' output (it died): they run again.
+                parts.Add(Resubmitted(span, kept, failed - kept));
+            }
+            var failedSpan = new Span(span.First + failed, 1, new[] { item }) { Attempt = span.Attempt };
+            if (retry)
+            {
+                TimeSpan delay = _policy.RetryAfter(span.Attempt);
+                failedSpan.Attempt = span.Attempt + 1;
+                failedSpan.Avoid = result.Task.RanOn == null ? null : (span.Avoid ?? Array.Empty<string>()).Concat(new[] { result.Task.RanOn }).ToArray();
+                failedSpan.DueTicks = _clock.ElapsedTicks + (long)(delay.TotalSeconds * Stopwatch.Frequency);
+                _writer.WriteVerbose($"Item {failedSpan.First} of the call ({Describe(item)}) failed on attempt {span.Attempt}: {error.Exception?.Message} Trying again{(delay > TimeSpan.Zero ? $" in {delay.TotalSeconds:0.###} s" : string.Empty)}.");
+                _retries.Add(failedSpan);
             }
             else
             {
-                foreach (BatchState state in _outstanding.Values.Where(s => s.Result != null && s.Result.Outcome == BatchOutcome.Completed).ToList())
-                {
-                    WriteItems(state, state.Result.CompleteItems);
-                    _outstanding.Remove(state.Task.BatchIndex);
-                }
+                failedSpan.FinalRecords = result.StartedItems > failed ? result.RecordsOf(failed).ToList() : null;
+                failedSpan.FinalError = _policy.Final(error, span.Attempt, result.Outcome == BatchOutcome.TimedOut);
+            }
+            parts.Add(failedSpan);
+            if (failed + 1 < span.Count) parts.Add(Resubmitted(span, failed + 1, span.Count - failed - 1));
+            _output.Split(span, parts);
+        }
+
+        /// <summary>Items <paramref name="offset"/> on of a span, as a span that runs again now (first attempt: they did not fail).</summary>
+        private Span Resubmitted(Span span, int offset, int count)
+        {
+            var part = new Span(span.First + offset, count, span.Items.Skip(offset).Take(count).ToArray());
+            _retries.Insert(0, part);
+            return part;
+        }
+
+        private static string Describe(object item)
+        {
+            if (item is PSObject pso) item = pso.BaseObject;
+            if (item == null) return "$null";
+            string text;
+            try { text = item.ToString(); }
+            catch (Exception) { text = item.GetType().Name; }
+            return "'" + (text.Length > 60 ? text.Substring(0, 57) + "..." : text) + "'";
+        }
+
+        private ErrorRecord ErrorOf(BatchResult result, object item)
+        {
+            switch (result.Outcome)
+            {
+                case BatchOutcome.Failed:
+                    return ErrorRecords.TaskFailed(result.Error, item);
+                case BatchOutcome.TimedOut:
+                    return ErrorRecords.TaskTimeout(item, _request.Timeout ?? TimeSpan.Zero);
+                default:
+                    return ErrorRecords.TaskExited(item);
             }
         }
 
-        private void WriteItems(BatchState state, int count)
+        private IPipelineWriter CheckedWriter()
         {
-            Debug.Assert(Thread.CurrentThread.ManagedThreadId == _pipelineThread, "Only the pipeline thread writes.");
             if (Thread.CurrentThread.ManagedThreadId != _pipelineThread)
             {
                 throw new InvalidOperationException("JoblibPS wrote from a thread other than the pipeline thread.");
             }
-            for (int i = state.Written; i < count; i++)
-            {
-                foreach (PSObject record in state.Result.RecordsOf(i))
-                {
-                    StreamRecords.Write(record, _writer);
-                }
-                state.Written = i + 1;
-            }
+            return _writer;
         }
 
         private void RecordFailure(Failure failure)
@@ -386,61 +437,58 @@ namespace JoblibPS.Dispatch
             }
         }
 
-        private Failure FailureOf(BatchState state, BatchResult result)
-        {
-            long index = state.Task.FirstItemIndex + Math.Max(0, result.FailedItem);
-            object item = result.FailedItem >= 0 && result.FailedItem < state.Task.Count ? state.Task.Items[result.FailedItem] : null;
-            ErrorRecord record;
-            switch (result.Outcome)
-            {
-                case BatchOutcome.Failed:
-                    record = ErrorRecords.TaskFailed(result.Error, item);
-                    break;
-                case BatchOutcome.TimedOut:
-                    record = ErrorRecords.TaskTimeout(item, _request.Timeout ?? TimeSpan.Zero);
-                    break;
-                case BatchOutcome.Exited:
-                    record = ErrorRecords.TaskExited(item);
-                    break;
-                default:
-                    record = ErrorRecords.BackendContract(_backend, $"batch {state.Task.BatchIndex} came back stopped although nothing asked it to stop");
-                    break;
-            }
-            return new Failure(state, record, index);
-        }
-
         /// <summary>
-        /// Ends the call for the recorded failure: in ordered mode the batches before the failing one finish and
-        /// are written first (their output comes before the error, as in a plain loop); then the items of the
-        /// failing batch before the failing item; then the backend aborts everything and the error is thrown.
+        /// Ends the call for the recorded failure: in ordered mode the items before the failing one finish and are
+        /// written first (their output comes before the error, as in a plain loop); then the backend aborts
+        /// everything and the error is thrown.
         /// </summary>
         private void FailCall()
         {
             _pending.Clear();
+            _retries.Clear();
+            Failure failure = _failure;
             if (_request.Ordered)
             {
-                while (_failure.State.Result != null && _outstanding.Keys.Any(k => k < _failure.State.Task.BatchIndex) && !_stop.IsCancellationRequested)
+                while (_inFlight.Values.Any(s => s.First < failure.Span.First) && !_stop.IsCancellationRequested)
                 {
                     WaitForCompletion();
-                    ProcessCompletions();
+                    ProcessCompletionsQuietly();
                 }
+                _output.WriteReady(record => StreamRecords.Write(record, CheckedWriter()), record => CheckedWriter().WriteError(record), _policy.CountDone, before: failure.Span.First);
             }
-            Failure failure = _failure;
-            if (failure.State.Result != null && _outstanding.ContainsKey(failure.State.Task.BatchIndex))
+            if (failure.Span.Result != null)
             {
-                WriteItems(failure.State, Math.Min(failure.State.Result.CompleteItems, (int)(failure.ItemIndex - failure.State.Task.FirstItemIndex)));
+                OutputOrder.WritePart(failure.Span, Math.Min(failure.Span.Result.CompleteItems, (int)(failure.ItemIndex - failure.Span.First)), record => StreamRecords.Write(record, CheckedWriter()));
             }
-            Abort();
+            _session.Abort();
             throw new TerminatingErrorException(failure.Record);
+        }
+
+        /// <summary>While failing: takes completions in, without acting on further failures (the first one decides).</summary>
+        private void ProcessCompletionsQuietly()
+        {
+            Failure first = _failure;
+            ProcessCompletions();
+            _failure = first;
+        }
+
+        private void Wake()
+        {
+            try { _signal.Release(); } catch (ObjectDisposedException) { } catch (SemaphoreFullException) { }
         }
 
         private void WaitForCompletion()
         {
-            TimeSpan wait = TimeSpan.FromMilliseconds(_request.Timeout.HasValue ? Math.Max(20, Math.Min(250, _request.Timeout.Value.TotalMilliseconds / 4)) : 1000);
+            double ms = _request.Timeout.HasValue ? Math.Max(20, Math.Min(250, _request.Timeout.Value.TotalMilliseconds / 4)) : 1000;
+            if (_retries.Count > 0)
+            {
+                long due = _retries.Min(s => s.DueTicks);
+                ms = Math.Max(1, Math.Min(ms, (due - _clock.ElapsedTicks) * 1000.0 / Stopwatch.Frequency));
+            }
             bool signalled;
             try
             {
-                signalled = _signal.Wait(wait, _stop.Token);
+                signalled = _signal.Wait(TimeSpan.FromMilliseconds(ms), _stop.Token);
             }
             catch (OperationCanceledException)
             {
@@ -448,7 +496,7 @@ namespace JoblibPS.Dispatch
             }
             if (_stop.IsCancellationRequested)
             {
-                Abort();
+                _session.Abort();
                 throw new PipelineStoppedException();
             }
             Execution.RunspaceDispatcher.RunPending(_runspace);
@@ -457,17 +505,16 @@ namespace JoblibPS.Dispatch
 
         /// <summary>
         /// The engine's own guard for -TimeoutSeconds when nothing reports progress at all (a backend that never
-        /// calls back, or runs tasks out of the task's sight): fail the oldest outstanding batch.
+        /// calls back, or runs tasks out of the task's sight): fail the oldest running batch.
         /// </summary>
         private void CheckStalled()
         {
-            if (!_request.Timeout.HasValue || _outstanding.Count == 0 || _failure != null) return;
-            long lastTicks = _lastActivityTicks;
+            if (!_request.Timeout.HasValue || _running == 0 || _failure != null) return;
             DateTime now = DateTime.UtcNow;
-            TimeSpan sinceProgress = TimeSpan.FromSeconds((_clock.ElapsedTicks - lastTicks) / (double)Stopwatch.Frequency);
-            foreach (BatchState state in _outstanding.Values)
+            TimeSpan sinceProgress = TimeSpan.FromSeconds((_clock.ElapsedTicks - _lastActivityTicks) / (double)Stopwatch.Frequency);
+            foreach (BatchTask task in _inFlight.Keys)
             {
-                long progress = state.Task.LastProgressTicks;
+                long progress = task.LastProgressTicks;
                 if (progress != 0)
                 {
                     TimeSpan since = now - new DateTime(progress, DateTimeKind.Utc);
@@ -477,117 +524,37 @@ namespace JoblibPS.Dispatch
             TimeSpan grace = _request.Timeout.Value + TimeSpan.FromSeconds(1);
             if (sinceProgress > grace)
             {
-                BatchState oldest = _outstanding.Values.First(s => s.Result == null);
-                RecordFailure(new Failure(oldest, ErrorRecords.TaskTimeout(oldest.Task.Items[0], _request.Timeout.Value), oldest.Task.FirstItemIndex));
+                Span oldest = _inFlight.Values.OrderBy(s => s.First).First();
+                RecordFailure(new Failure(oldest, ErrorRecords.TaskTimeout(oldest.Items[0], _request.Timeout.Value), oldest.First));
             }
-        }
-
-        private void Abort()
-        {
-            if (_aborted || !_callStarted) return;
-            _aborted = true;
-            _pending.Clear();
-            try
-            {
-                _backend.AbortEverything(_settings.EnsureReadyOnAbort && !_callOwnsBackend);
-            }
-            catch (Exception ex)
-            {
-                _writer.WriteWarning($"The backend '{_backend}' failed to abort its tasks: {Unwrap(ex).Message}");
-            }
-        }
-
-        private void EndCall()
-        {
-            if (_callStarted)
-            {
-                _callStarted = false;
-                try { _backend.StopCall(); }
-                catch (Exception ex) { _writer.WriteWarning($"The backend '{_backend}' failed in StopCall: {Unwrap(ex).Message}"); }
-                _backend.Parallel = null;
-            }
-            if (_callOwnsBackend)
-            {
-                _callOwnsBackend = false;
-                SafeTerminate(_backend);
-            }
-        }
-
-        private void SafeTerminate(ParallelBackendBase backend)
-        {
-            try { backend.Terminate(); }
-            catch (Exception ex) { _writer.WriteWarning($"The backend '{backend}' failed in Terminate: {Unwrap(ex).Message}"); }
-        }
-
-        private void Call(Action action, string rule)
-        {
-            try
-            {
-                action();
-            }
-            catch (TerminatingErrorException)
-            {
-                throw;
-            }
-            catch (PipelineStoppedException)
-            {
-                throw;
-            }
-            catch (Exception ex)
-            {
-                throw new TerminatingErrorException(ErrorRecords.BackendContract(_backend, rule, Unwrap(ex)));
-            }
-        }
-
-        private static Exception Unwrap(Exception ex)
-        {
-            while ((ex is System.Reflection.TargetInvocationException || ex is MethodInvocationException || ex is AggregateException) && ex.InnerException != null)
-            {
-                ex = ex.InnerException;
-            }
-            return ex;
-        }
-
-        private sealed class BatchState
-        {
-            public BatchState(BatchTask task, long submittedTicks)
-            {
-                Task = task;
-                SubmittedTicks = submittedTicks;
-            }
-
-            public BatchTask Task { get; }
-            public long SubmittedTicks { get; }
-            public object Future { get; set; }
-            public BatchResult Result { get; set; }
-            public int Written { get; set; }
-            public int Callbacks;
         }
 
         private sealed class Completion
         {
-            public Completion(BatchState state, object future, bool duplicate)
+            public Completion(Span span, BatchTask task, object future, bool duplicate)
             {
-                State = state;
+                Span = span;
+                Task = task;
                 Future = future;
                 Duplicate = duplicate;
             }
 
-            public BatchState State { get; }
+            public Span Span { get; }
+            public BatchTask Task { get; }
             public object Future { get; }
             public bool Duplicate { get; }
         }
 
         private sealed class Failure
         {
-            public Failure(BatchState state, ErrorRecord record, long itemIndex)
+            public Failure(Span span, ErrorRecord record, long itemIndex)
             {
-                State = state;
+                Span = span;
                 Record = record;
                 ItemIndex = itemIndex;
             }
 
-            public BatchState State { get; }
+            public Span Span { get; }
             public ErrorRecord Record { get; }
             public long ItemIndex { get; }
         }

@@ -16,7 +16,7 @@ namespace JoblibPS.Dispatch
         public string WorkingDirectory { get; set; }
 
         /// <summary>The values of <see cref="WorkerDriver.PreferenceNames"/>, in that order.</summary>
-        public string[] Preferences { get; set; }
+        public object[] Preferences { get; set; }
 
         public bool Ordered { get; set; } = true;
 
@@ -28,5 +28,17 @@ namespace JoblibPS.Dispatch
         public string BatchSizeText { get; set; } = "auto";
 
         public string PreDispatch { get; set; } = "2*n_jobs";
+
+        /// <summary>What a failed item does to the call (-OnError).</summary>
+        public OnErrorAction OnError { get; set; } = OnErrorAction.Abort;
+
+        /// <summary>How many times a failed item is tried again (-Retry).</summary>
+        public int Retry { get; set; }
+
+        /// <summary>The wait before the first retry (-RetryDelaySeconds), doubling per further attempt.</summary>
+        public TimeSpan RetryDelay { get; set; }
+
+        /// <summary>What every worker gets before its first item of the call (functions, modules, variables, initialization), or null.</summary>
+        public WorkerSetup Setup { get; set; }
     }
 }

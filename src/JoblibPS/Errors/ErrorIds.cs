@@ -56,5 +56,15 @@ namespace JoblibPS
         public const string RemoteHostsLost = "JoblibRemoteHostsLost";
         /// <summary>A backend broke the contract (threw from Configure or RetrieveResult, returned null from Submit, called back twice, ...).</summary>
         public const string BackendContract = "JoblibBackendContractViolation";
+        /// <summary>Preparing a worker for a call failed: -InitializationScript threw, or a module to import could not be imported there.</summary>
+        public const string InitializationFailed = "JoblibInitializationFailed";
+        /// <summary>-ImportFunction names a function the caller's session does not have.</summary>
+        public const string ImportFunctionNotFound = "JoblibImportFunctionNotFound";
+        /// <summary>-ImportVariable names a variable the caller's session does not have.</summary>
+        public const string ImportVariableNotFound = "JoblibImportVariableNotFound";
+        /// <summary>-ImportModule names a module that cannot be found.</summary>
+        public const string ImportModuleNotFound = "JoblibImportModuleNotFound";
+        /// <summary>-Retry or -RetryDelaySeconds is out of range.</summary>
+        public const string InvalidRetry = "JoblibInvalidRetry";
     }
 }

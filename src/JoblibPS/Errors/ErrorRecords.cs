@@ -84,10 +84,17 @@ namespace JoblibPS
             return new ErrorRecord(exception, ErrorIds.TaskExited, ErrorCategory.InvalidOperation, item);
         }
 
+        /// <summary>True when the record says a worker could not be prepared for the call: that ends the call whatever -OnError says.</summary>
+        public static bool IsInitializationFailure(ErrorRecord record)
+        {
+            return record != null && ErrorId(record) == ErrorIds.InitializationFailed;
+        }
+
         private static bool IsWorkerFailure(ErrorRecord record)
         {
             string id = ErrorId(record);
-            return id == ErrorIds.WorkerCrashed || id == ErrorIds.WorkerStartFailed || id == ErrorIds.ValueCannotTravel || id == ErrorIds.RemoteHostsLost;
+            return id == ErrorIds.WorkerCrashed || id == ErrorIds.WorkerStartFailed || id == ErrorIds.ValueCannotTravel || id == ErrorIds.RemoteHostsLost
+                || id == ErrorIds.InitializationFailed;
         }
 
         private static string ErrorId(ErrorRecord record)

@@ -37,7 +37,7 @@ namespace JoblibPS
             object[] argumentList,
             Hashtable usingValues,
             string workingDirectory,
-            string[] preferences,
+            object[] preferences,
             TimeSpan? itemTimeout)
         {
             Script = script;
@@ -81,13 +81,13 @@ namespace JoblibPS
         /// </summary>
         public string WorkingDirectory { get; internal set; }
 
-        /// <summary>The caller's effective stream preferences, by preference variable name (ErrorActionPreference, WarningPreference, VerbosePreference, DebugPreference, InformationPreference).</summary>
+        /// <summary>The caller's effective preferences, by preference variable name (ErrorActionPreference, WarningPreference, VerbosePreference, DebugPreference, InformationPreference, WhatIfPreference, ConfirmPreference).</summary>
         public Hashtable Preferences
         {
             get
             {
                 var table = new Hashtable(StringComparer.OrdinalIgnoreCase);
-                for (int i = 0; i < WorkerDriver.PreferenceNames.Length; i++)
+                for (int i = 0; i < WorkerDriver.PreferenceNames.Length && i < PreferenceValues.Length; i++)
                 {
                     table[WorkerDriver.PreferenceNames[i]] = PreferenceValues[i];
                 }
@@ -95,7 +95,7 @@ namespace JoblibPS
             }
         }
 
-        internal string[] PreferenceValues { get; }
+        internal object[] PreferenceValues { get; }
 
         /// <summary>The longest one item may run, or null for no limit.</summary>
         public TimeSpan? ItemTimeout { get; }
@@ -108,6 +108,15 @@ namespace JoblibPS
 
         /// <summary>The driver script that runs a batch in any runspace; run it with <see cref="GetDriverParameters"/> and read its output with <see cref="BatchResult.FromDriverOutput"/>.</summary>
         public static string DriverScript => WorkerDriver.Text;
+
+        /// <summary>Set by the engine for a retry: the places (see JoblibPS.Workers.Worker.Place) its earlier attempts ran in, which a pool avoids while it has another.</summary>
+        internal IReadOnlyList<string> Avoid { get; set; }
+
+        /// <summary>Set by the worker pool: the place the task ran in, or null when it ran outside a pool.</summary>
+        internal string RanOn { get; set; }
+
+        /// <summary>Set by the engine: one object per Invoke-JoblibParallel call, so a worker knows when it starts serving another call (and is reset first).</summary>
+        internal object CallToken { get; set; }
 
         /// <summary>Set by the engine: the marker that separates items in the driver's output.</summary>
         internal string Marker { get; set; } = WorkerDriver.NewMarker();
@@ -148,6 +157,8 @@ namespace JoblibPS
         public BatchResult InvokeIn(Runspace runspace)
         {
             if (runspace == null) throw new ArgumentNullException(nameof(runspace));
+            ErrorRecord setupError = Setup?.ApplyOnce(runspace, CallToken);
+            if (setupError != null) return BatchResult.ForWorkerCrash(this, 0, setupError, TimeSpan.Zero);
             using (var ps = PowerShell.Create())
             {
                 ps.Runspace = runspace;
@@ -158,11 +169,25 @@ namespace JoblibPS
         /// <summary>Runs the task in the caller's own runspace as a nested pipeline; must be called on that runspace's pipeline thread.</summary>
         internal BatchResult InvokeInCurrentRunspace()
         {
+            try
+            {
+                InitState = Setup?.InitStateFor(CallToken);
+            }
+            catch (InitializationFailedException ex)
+            {
+                return BatchResult.ForWorkerCrash(this, 0, ex.ErrorRecord, TimeSpan.Zero);
+            }
             using (var ps = PowerShell.Create(RunspaceMode.CurrentRunspace))
             {
                 return Run(ps, Runspace.DefaultRunspace);
             }
         }
+
+        /// <summary>Set by the engine: what every runspace gets before its first batch of the call (functions, modules, variables, initialization), or null.</summary>
+        internal WorkerSetup Setup { get; set; }
+
+        /// <summary>In the caller's own runspace: what the initialization script defined, for the driver to define in the batch's scope.</summary>
+        internal Hashtable InitState { get; private set; }
 
         /// <summary>The named parameters of <see cref="DriverScript"/> for this task (plus the <c>$using:</c> map under the name <c>--%</c>).</summary>
         public IDictionary GetDriverParameters()

@@ -108,6 +108,7 @@ namespace JoblibPS.Execution
         /// </summary>
         public static void Reset(Runspace runspace)
         {
+            WorkerSetup.Forget(runspace);
             runspace.ResetRunspaceState();
             // Through the provider API rather than a script: a pipeline of Get-ChildItem | Where-Object | Remove-Item
             // cost about 5 ms per runspace, this about 0.3 ms.
@@ -211,13 +212,19 @@ namespace JoblibPS.Execution
             if (!kept) Discard(runspace);
         }
 
-        /// <summary>Closes every runspace, idle or rented (a rented one is closed under its user).</summary>
+        /// <summary>
+        /// Closes every runspace, idle or rented (a rented one is closed under its user). Resets under way are waited
+        /// for (about a millisecond each); one still running after <see cref="ResetWait"/> is left to its reset, which
+        /// disposes it when done: closing a runspace while a SessionStateProxy call runs in it ends the whole process
+        /// (PowerShell calls Environment.FailFast).
+        /// </summary>
         public static void CloseAll()
         {
+            WaitForResets(ResetWait);
             List<Runspace> all;
             lock (Gate)
             {
-                all = Live.ToList();
+                all = Live.Where(r => !Resetting.Contains(r)).ToList();
                 Live.Clear();
                 Idle.Clear();
                 _reaper?.Dispose();
@@ -247,12 +254,31 @@ namespace JoblibPS.Execution
                                 iss.Commands.Add(new SessionStateCmdletEntry(attribute.VerbName + "-" + attribute.NounName, type, null));
                             }
                         }
+                        foreach (SessionStateFunctionEntry function in ModuleScriptFunctions()) iss.Commands.Add(function);
                         iss.Commands.Add(new SessionStateFunctionEntry(WorkerDriver.FunctionName, WorkerDriver.Text));
                         iss.ThreadOptions = PSThreadOptions.UseCurrentThread;
                         _sessionState = iss;
                     }
                     return _sessionState;
                 }
+            }
+        }
+
+        /// <summary>
+        /// The functions of the module's script part (JoblibPS.psm1 beside the dll: Use-JoblibConfig), so that a worker
+        /// has the whole module, not only its cmdlets. None when the dll was loaded without its module folder.
+        /// </summary>
+        private static IEnumerable<SessionStateFunctionEntry> ModuleScriptFunctions()
+        {
+            string folder = System.IO.Path.GetDirectoryName(typeof(LocalRunspaceCache).Assembly.Location) ?? ".";
+            string psm1 = System.IO.Path.Combine(folder, "JoblibPS.psm1");
+            if (!System.IO.File.Exists(psm1)) yield break;
+            var ast = System.Management.Automation.Language.Parser.ParseFile(psm1, out _, out var errors);
+            if (errors.Length > 0) yield break;
+            foreach (var function in ast.FindAll(a => a is System.Management.Automation.Language.FunctionDefinitionAst, false)
+                .Cast<System.Management.Automation.Language.FunctionDefinitionAst>())
+            {
+                yield return new SessionStateFunctionEntry(function.Name, function.Body.Extent.Text.Substring(1, function.Body.Extent.Text.Length - 2));
             }
         }
 

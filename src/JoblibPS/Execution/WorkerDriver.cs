@@ -35,7 +35,7 @@ namespace JoblibPS.Execution
     {
         public static readonly string[] PreferenceNames =
         {
-            "ErrorActionPreference", "WarningPreference", "VerbosePreference", "DebugPreference", "InformationPreference",
+            "ErrorActionPreference", "WarningPreference", "VerbosePreference", "DebugPreference", "InformationPreference", "WhatIfPreference", "ConfirmPreference",
         };
 
         /// <summary>The name of the driver's function: stack frames from here down belong to the driver, not the user.</summary>
@@ -48,9 +48,13 @@ namespace JoblibPS.Execution
         /// </summary>
         public const string FunctionName = "__JoblibDriver";
 
-        public const string Text = @"param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested, $__JoblibLog)
-$ErrorActionPreference, $WarningPreference, $VerbosePreference, $DebugPreference, $InformationPreference = $__JoblibPreferences
+        public const string Text = @"param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested, $__JoblibLog, $__JoblibInitState)
+$ErrorActionPreference, $WarningPreference, $VerbosePreference, $DebugPreference, $InformationPreference, $WhatIfPreference, $ConfirmPreference = $__JoblibPreferences
 $ProgressPreference = 'SilentlyContinue'
+if ($__JoblibInitState) {
+    foreach ($__JoblibEntry in $__JoblibInitState.Variables) { Set-Variable -Name $__JoblibEntry[0] -Value $__JoblibEntry[1] }
+    foreach ($__JoblibEntry in $__JoblibInitState.Functions) { $null = Set-Item -LiteralPath ('function:' + $__JoblibEntry[0]) -Value $__JoblibEntry[1] }
+}
 if ($__JoblibLocation -and $__JoblibLocation -cne $PWD.ProviderPath) { Set-Location -LiteralPath $__JoblibLocation }
 function __JoblibRun {
     if ($__JoblibPerItem) {
@@ -218,6 +222,7 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
                 ["__JoblibPerItem"] = task.Script.PerItemCall,
                 ["__JoblibCollect"] = 0,
                 ["__JoblibNested"] = NestedFrame(task),
+                ["__JoblibInitState"] = task.InitState,
                 ["--%"] = task.UsingValues,
             };
         }
@@ -260,6 +265,7 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
                 object value = entry.Value;
                 if (name == "--%" && (!usings || ((Hashtable)value).Count == 0)) continue;
                 if (name == "__JoblibNested" && (!outOfProcess || value == null)) continue;
+                if (name == "__JoblibInitState" && value == null) continue;
                 if (name == "__JoblibCollect")
                 {
                     if (!outOfProcess) continue;

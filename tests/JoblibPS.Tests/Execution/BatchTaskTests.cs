@@ -15,7 +15,7 @@ namespace JoblibPS.Tests.Execution
     [Collection(PowerShellCollection.Name)]
     public sealed class BatchTaskTests : IDisposable
     {
-        private static readonly string[] Preferences = { "Continue", "Continue", "SilentlyContinue", "SilentlyContinue", "SilentlyContinue" };
+        private static readonly object[] Preferences = { "Continue", "Continue", "SilentlyContinue", "SilentlyContinue", "SilentlyContinue", false, "High" };
 
         private static BatchTask NewTask(string script, params object[] items)
         {

@@ -1,5 +1,6 @@
 using System;
 using System.Collections;
+using JoblibPS.Workers;
 
 namespace JoblibPS.Backends.Process
 {
@@ -19,12 +20,12 @@ namespace JoblibPS.Backends.Process
 
         internal LokyBackend(ProcessBackendOptions options, int nestingLevel) : base(options, nestingLevel) { }
 
-        internal override PwshWorkerPool AcquirePool()
+        internal override WorkerPool AcquirePool(out ProcessWorkerKind kind)
         {
-            return ProcessPools.AcquireLoky(Options, this);
+            return ProcessPools.AcquireLoky(Options, this, out kind);
         }
 
-        internal override void ReleasePool(PwshWorkerPool pool)
+        internal override void ReleasePool(WorkerPool pool)
         {
             // The pool is the module's: it outlives this instance and idles out by itself, unless newer settings
             // replaced it, when the last instance that holds it lets it go.

@@ -1,5 +1,6 @@
 using System;
 using System.Collections;
+using JoblibPS.Workers;
 
 namespace JoblibPS.Backends.Process
 {
@@ -23,14 +24,15 @@ namespace JoblibPS.Backends.Process
             Terminate();
         }
 
-        internal override PwshWorkerPool AcquirePool()
+        internal override WorkerPool AcquirePool(out ProcessWorkerKind kind)
         {
             // A fresh pool for every call: the previous call's was disposed by StopCall (or is now).
             Terminate();
-            return new PwshWorkerPool("multiprocessing", Options, idleTimeout: null);
+            kind = new ProcessWorkerKind("multiprocessing", Options);
+            return ProcessPools.New(kind, Options);
         }
 
-        internal override void ReleasePool(PwshWorkerPool pool)
+        internal override void ReleasePool(WorkerPool pool)
         {
             pool.Dispose();
         }

@@ -1,75 +1,59 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using JoblibPS.Workers;
 
 namespace JoblibPS.Backends.Process
 {
     /// <summary>
-    /// Every worker pool of the process, and loky's reusable one. Thread-safe.
+    /// Every pool of worker processes in this process, and loky's reusable one. Thread-safe.
     /// </summary>
     /// <remarks>
     /// loky's reusable executor: one pool lives in the module and serves every later call and scope, in every
     /// runspace, while the workers it would start stay the same (PwshPath, Environment, MaxTasksPerWorker). A call
-    /// with other settings drains the old pool (its workers finish the batches they hold, then exit) and starts a
-    /// new one. <see cref="ShutdownAll"/> (Remove-Module) kills every worker of every pool.
+    /// with other settings drains the old pool (its holders finish with it, then it closes) and starts a new one.
+    /// <see cref="ShutdownAll"/> (Remove-Module) ends every worker of every pool.
     /// </remarks>
-    public static class ProcessPools
+    internal static class ProcessPools
     {
         private static readonly object Gate = new object();
-        private static readonly HashSet<PwshWorkerPool> Pools = new HashSet<PwshWorkerPool>();
-        private static PwshWorkerPool _loky;
+        private static readonly HashSet<WorkerPool> Pools = new HashSet<WorkerPool>();
+        private static WorkerPool _loky;
+        private static ProcessWorkerKind _lokyKind;
+        private static ProcessBackendOptions _lokyOptions;
 
-        /// <summary>The process ids of loky's reusable workers running now (empty when there is no pool).</summary>
-        public static IReadOnlyList<int> LokyWorkerProcessIds
-        {
-            get
-            {
-                PwshWorkerPool pool;
-                lock (Gate) pool = _loky;
-                return pool?.WorkerProcessIds ?? (IReadOnlyList<int>)Array.Empty<int>();
-            }
-        }
-
-        /// <summary>The process ids of the workers of every pool (loky's and those of running multiprocessing calls).</summary>
-        public static IReadOnlyList<int> AllWorkerProcessIds
-        {
-            get
-            {
-                List<PwshWorkerPool> pools;
-                lock (Gate) pools = Pools.ToList();
-                return pools.SelectMany(p => p.WorkerProcessIds).ToList();
-            }
-        }
-
-        /// <summary>Kills the workers of every pool and forgets loky's pool (Remove-Module JoblibPS). Any thread.</summary>
+        /// <summary>Ends the workers of every pool and forgets loky's pool (Remove-Module JoblibPS). Any thread.</summary>
         public static void ShutdownAll()
         {
-            List<PwshWorkerPool> pools;
+            List<WorkerPool> pools;
             lock (Gate)
             {
                 pools = Pools.ToList();
+                Pools.Clear();
                 _loky = null;
             }
-            foreach (PwshWorkerPool pool in pools) pool.Dispose();
+            foreach (WorkerPool pool in pools) pool.Dispose();
         }
 
-        /// <summary>loky's reusable pool for <paramref name="options"/>: the current one when its workers match, else a new one (the old one drains: see <see cref="PwshWorkerPool.Drain"/>).</summary>
-        /// <remarks><paramref name="holder"/> holds the pool when this returns (see <see cref="PwshWorkerPool.Hold"/>), so a drain cannot dispose it first.</remarks>
-        internal static PwshWorkerPool AcquireLoky(ProcessBackendOptions options, object holder)
+        /// <summary>
+        /// loky's reusable pool for <paramref name="options"/>: the current one when its workers match, else a new one
+        /// (the old one drains). <paramref name="holder"/> holds the pool when this returns, so a drain cannot close it first.
+        /// </summary>
+        public static WorkerPool AcquireLoky(ProcessBackendOptions options, object holder, out ProcessWorkerKind kind)
         {
-            PwshWorkerPool old = null;
-            PwshWorkerPool pool;
+            WorkerPool old = null;
+            WorkerPool pool;
             lock (Gate)
             {
-                if (_loky != null && !_loky.IsDisposed && _loky.Options.SameWorkers(options))
-                {
-                    pool = _loky;
-                }
-                else
+                if (_loky == null || _loky.IsDisposed || !_lokyOptions.SameWorkers(options))
                 {
                     old = _loky;
-                    pool = _loky = new PwshWorkerPool("loky", options, TimeSpan.FromSeconds(options.IdleTimeoutSeconds));
+                    _lokyKind = new ProcessWorkerKind("loky", options);
+                    _loky = New(_lokyKind, options);
+                    _lokyOptions = options;
                 }
+                pool = _loky;
+                kind = _lokyKind;
                 pool.Hold(holder);
             }
             pool.SetIdleTimeout(TimeSpan.FromSeconds(options.IdleTimeoutSeconds));
@@ -77,12 +61,24 @@ namespace JoblibPS.Backends.Process
             return pool;
         }
 
-        internal static void Add(PwshWorkerPool pool)
+        /// <summary>A fresh pool of worker processes (multiprocessing: one per call), closed by its owner.</summary>
+        public static WorkerPool New(ProcessWorkerKind kind, ProcessBackendOptions options)
         {
+            var pool = new WorkerPool(kind, StopGrace) { MaxTasksPerWorker = options.MaxTasksPerWorker };
+            kind.Pool = pool;
+            pool.Closed = () => Forget(pool);
             lock (Gate) Pools.Add(pool);
+            return pool;
         }
 
-        internal static void Remove(PwshWorkerPool pool)
+        /// <summary>
+        /// How long an abort waits for running pipelines to stop before it kills their workers. A PowerShell pipeline
+        /// stops in about 50 ms (measured on a 2-core machine); one inside a native call or a long <c>finally</c>
+        /// does not, and its worker is killed and replaced.
+        /// </summary>
+        public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(1);
+
+        private static void Forget(WorkerPool pool)
         {
             lock (Gate)
             {

@@ -25,7 +25,7 @@ namespace JoblibPS.Backends.Process
     /// A worker's pwsh exits by itself when its standard input closes, that is when the caller's process ends
     /// however it ends (checked by SIGKILLing the caller in tests/Pester/ProcessBackends.Tests.ps1).
     /// </remarks>
-    internal sealed class PwshWorker : IDisposable
+    internal sealed class PwshWorker : JoblibPS.Workers.Worker, IDisposable
     {
         private static readonly Type ProcessInstanceType =
             typeof(Runspace).Assembly.GetType("System.Management.Automation.Runspaces.PowerShellProcessInstance");
@@ -44,11 +44,11 @@ namespace JoblibPS.Backends.Process
         private int _disposed;
 
         private PwshWorker(IDisposable processInstance, System.Diagnostics.Process process, Runspace runspace, IDictionary<string, string> environment, WorkerProgress progress)
+            : base(runspace, null)
         {
             Progress = progress;
             _processInstance = processInstance;
             Process = process;
-            Runspace = runspace;
             Environment = environment;
         }
 
@@ -57,9 +57,6 @@ namespace JoblibPS.Backends.Process
 
         /// <summary>The process id, or 0 before it started.</summary>
         public int ProcessId { get; private set; }
-
-        /// <summary>The out-of-process runspace; open once <see cref="Start"/> returned.</summary>
-        public Runspace Runspace { get; }
 
         /// <summary>How many items of its current batch the worker started (it survives the worker).</summary>
         public WorkerProgress Progress { get; }
@@ -178,7 +175,7 @@ namespace JoblibPS.Backends.Process
                     .AddParameter("__JoblibItems", new object[] { 0 })
                     .AddParameter("__JoblibArguments", new object[0])
                     .AddParameter("__JoblibMarker", "warm-up")
-                    .AddParameter("__JoblibPreferences", new[] { "Continue", "Continue", "SilentlyContinue", "SilentlyContinue", "Continue" })
+                    .AddParameter("__JoblibPreferences", new object[] { "Continue", "Continue", "SilentlyContinue", "SilentlyContinue", "Continue", false, "High" })
                     .AddParameter("__JoblibCollect", 2);
                 ps.Invoke();
             }

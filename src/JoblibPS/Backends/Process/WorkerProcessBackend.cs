@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
 using JoblibPS.Dispatch;
+using JoblibPS.Workers;
 
 namespace JoblibPS.Backends.Process
 {
@@ -49,10 +50,9 @@ namespace JoblibPS.Backends.Process
         /// <summary>The backend arguments this instance was created with.</summary>
         public ProcessBackendOptions Options { get; }
 
-        /// <summary>The process ids of the workers serving this backend now (empty between calls of multiprocessing).</summary>
-        public IReadOnlyList<int> WorkerProcessIds => Pool?.WorkerProcessIds ?? (IReadOnlyList<int>)Array.Empty<int>();
+        internal WorkerPool Pool { get; private set; }
 
-        internal PwshWorkerPool Pool { get; private set; }
+        private ProcessWorkerKind _kind;
 
         /// <summary>joblib's CPU rule (-1 = every CPU).</summary>
         public override int EffectiveNJobs(int nJobs)
@@ -71,19 +71,23 @@ namespace JoblibPS.Backends.Process
             }
             _depthError = DepthError();
             if (_depthError != null) return n;
-            PwshWorkerPool pool = AcquirePool();
+            WorkerPool pool = AcquirePool(out ProcessWorkerKind kind);
             if (pool != Pool)
             {
-                PwshWorkerPool previous = Pool;
+                WorkerPool previous = Pool;
                 Pool = null;
                 if (previous != null) ReleasePool(previous);
             }
-            pool.Resize(n, WorkerEnvironmentFor(n));
+            kind.SetEnvironment(WorkerEnvironmentFor(n));
+            pool.Resize(n);
+            pool.SetLimit(n);
             Pool = pool;
+            _kind = kind;
             if (parallel?.Timeout != null)
             {
                 // The engine's stall guard counts from the call's start; time a batch spends waiting for a pwsh to
                 // start is no item's time, so with -TimeoutSeconds the call starts once its workers are up.
+                pool.Prestart();
                 pool.WaitReady(WorkerStartLimit);
             }
             return n;
@@ -98,15 +102,14 @@ namespace JoblibPS.Backends.Process
         /// <summary>Queues the batch for the next free worker.</summary>
         public override object Submit(BatchTask task, Action<object> callback)
         {
-            PwshWorkerPool pool = Pool ?? throw new InvalidOperationException($"The backend '{this}' was not configured.");
-            var future = new BatchFuture(task, callback);
-            pool.Enqueue(future, this);
-            return future;
+            WorkerPool pool = Pool ?? throw new InvalidOperationException($"The backend '{this}' was not configured.");
+            return pool.Submit(task, callback, this);
         }
 
         /// <summary>
-        /// Drops this call's queued batches and kills the workers running its batches; fresh workers replace them
-        /// at once, so the pool is whole again (<paramref name="ensureReady"/> or not: loky's pool serves later calls).
+        /// Drops this call's queued batches and stops its running ones; workers that do not stop within
+        /// <see cref="ProcessPools.StopGrace"/> are killed and replaced when work needs them, so the pool is whole
+        /// again (<paramref name="ensureReady"/> or not: loky's pool serves later calls).
         /// </summary>
         public override void AbortEverything(bool ensureReady)
         {
@@ -117,16 +120,17 @@ namespace JoblibPS.Backends.Process
         /// <summary>Releases this instance's hold on its pool.</summary>
         public override void Terminate()
         {
-            PwshWorkerPool pool = Pool;
+            WorkerPool pool = Pool;
             Pool = null;
+            _kind = null;
             if (pool != null) ReleasePool(pool);
         }
 
-        /// <summary>The pool for the call being configured, not yet sized, held by this instance until <see cref="ReleasePool"/>.</summary>
-        internal abstract PwshWorkerPool AcquirePool();
+        /// <summary>The pool (and its kind) for the call being configured, not yet sized, held by this instance until <see cref="ReleasePool"/>.</summary>
+        internal abstract WorkerPool AcquirePool(out ProcessWorkerKind kind);
 
         /// <summary>Called when this instance lets go of <paramref name="pool"/>.</summary>
-        internal abstract void ReleasePool(PwshWorkerPool pool);
+        internal abstract void ReleasePool(WorkerPool pool);
 
         /// <summary>The variables set for workers started for <paramref name="nJobs"/> jobs.</summary>
         internal IDictionary<string, string> WorkerEnvironmentFor(int nJobs)

@@ -7,6 +7,7 @@ using System.Linq;
 using System.Threading;
 using System.Management.Automation;
 using JoblibPS.Dispatch;
+using JoblibPS.Workers;
 
 namespace JoblibPS.Backends.Remote
 {
@@ -21,12 +22,14 @@ namespace JoblibPS.Backends.Remote
     /// the constructor connects to nothing, as the contract asks), serve every later call of the config scope, and
     /// close in <see cref="Terminate"/>, at the end of the scope (or of a one-off call). A host that cannot be reached
     /// is left out with a warning; none reachable fails the call with <see cref="ErrorIds.RemoteNoHostReachable"/>.
-    /// After every host was lost, the next call connects again. Lost hosts, re-runs and scheduling are in
-    /// <see cref="RemoteWorkerPool"/>. NJobs -1 (the default) means every slot of every host.
+    /// After every host was lost, the next call connects again. Lost hosts and notices are in
+    /// <see cref="RemoteWorkerKind"/>; re-runs and scheduling in the shared <see cref="WorkerPool"/>. NJobs -1 (the
+    /// default) means every slot of every host.
     /// </remarks>
     public class RemoteBackend : ParallelBackendBase
     {
-        private RemoteWorkerPool _pool;
+        private WorkerPool _pool;
+        private RemoteWorkerKind _kind;
         private ErrorRecord _startError;
 
         /// <summary>Creates a backend with no hosts, only to read its capabilities (Get-JoblibBackend); a call on it fails and says how to name hosts.</summary>
@@ -51,16 +54,13 @@ namespace JoblibPS.Backends.Remote
         /// <summary>The backend arguments this instance was created with; null for an instance made without them.</summary>
         public RemoteBackendOptions Options { get; }
 
-        /// <summary>The hosts with usable workers now and how many each has (empty before the first call and after Terminate).</summary>
-        public IReadOnlyList<KeyValuePair<string, int>> Hosts => _pool?.LiveHosts ?? (IReadOnlyList<KeyValuePair<string, int>>)Array.Empty<KeyValuePair<string, int>>();
-
         /// <summary>
         /// joblib's rule over the usable slots: n (at most every slot), -1 every slot, -k every slot but k-1. Before
         /// the workers are open the number of slots is unknown, and <paramref name="nJobs"/> is taken as asked.
         /// </summary>
         public override int EffectiveNJobs(int nJobs)
         {
-            int slots = _pool?.LiveSlotCount ?? 0;
+            int slots = _pool?.Workers.Count ?? 0;
             if (slots == 0) return Math.Max(1, nJobs);
             if (nJobs > 0) return Math.Min(nJobs, slots);
             return Math.Max(1, slots + 1 + nJobs);
@@ -78,11 +78,12 @@ namespace JoblibPS.Backends.Remote
                     ErrorIds.InvalidBackendArgument, ErrorCategory.InvalidArgument, null);
                 return 1;
             }
-            if (_pool != null && _pool.LiveSlotCount == 0)
+            if (_pool != null && _pool.Workers.Count == 0)
             {
                 // Every host was lost in an earlier call: connect again.
                 _pool.Dispose();
                 _pool = null;
+                _kind = null;
             }
             if (_pool == null)
             {
@@ -103,34 +104,36 @@ namespace JoblibPS.Backends.Remote
         /// <summary>Queues the batch for the next free remote worker.</summary>
         public override object Submit(BatchTask task, Action<object> callback)
         {
-            RemoteWorkerPool pool = _pool ?? throw new InvalidOperationException($"The backend '{this}' was not configured.");
-            return pool.Submit(task, callback);
+            WorkerPool pool = _pool ?? throw new InvalidOperationException($"The backend '{this}' was not configured.");
+            return pool.Submit(task, callback, this);
         }
 
         /// <summary>Drops queued batches and stops the running remote pipelines; the connections stay open for the next call when <paramref name="ensureReady"/>.</summary>
         public override void AbortEverything(bool ensureReady)
         {
-            _pool?.Abort();
+            _pool?.Abort(this);
             if (!ensureReady) Terminate();
         }
 
         /// <summary>Closes the connections the backend opened; sessions the user gave stay open.</summary>
         public override void Terminate()
         {
-            RemoteWorkerPool pool = _pool;
+            WorkerPool pool = _pool;
             _pool = null;
+            _kind = null;
             pool?.Dispose();
         }
 
         private ErrorRecord OpenPool()
         {
             var clock = Stopwatch.StartNew();
-            RemoteWorkerPool pool;
+            WorkerPool pool;
+            RemoteWorkerKind kind;
             Dictionary<string, string> unreachable;
             List<string> notes;
             try
             {
-                pool = RemoteWorkerPool.Open(Options, Parallel?.Stopping ?? CancellationToken.None, out unreachable, out notes);
+                pool = RemoteWorkerKind.OpenPool(Options, Parallel?.Stopping ?? CancellationToken.None, out kind, out unreachable, out notes);
             }
             catch (Exception ex) when (!(ex is PipelineStoppedException))
             {
@@ -141,19 +144,20 @@ namespace JoblibPS.Backends.Remote
                 return new RemoteHostUnreachableException(unreachable).ErrorRecord;
             }
             _pool = pool;
+            _kind = kind;
             foreach (KeyValuePair<string, string> host in unreachable)
             {
-                pool.AddNotice(RemoteRecords.Warning($"Host '{host.Key}' could not be reached and is left out of this config scope: {host.Value}"));
+                kind.AddNotice(RemoteRecords.Warning($"Host '{host.Key}' could not be reached and is left out of this config scope: {host.Value}"));
             }
-            foreach (string note in notes) pool.AddNotice(RemoteRecords.Warning(note));
+            foreach (string note in notes) kind.AddNotice(RemoteRecords.Warning(note));
             if (Options.Credential != null && Options.Credential.Password != null && Options.Credential.Password.Length > 0)
             {
-                pool.AddNotice(RemoteRecords.Warning(
+                kind.AddNotice(RemoteRecords.Warning(
                     "The password of Credential was not used: PowerShell's SSH transport signs in with keys (KeyFilePath, or ssh-agent), not passwords. Only its user name was used."));
             }
-            string hosts = string.Join(", ", pool.LiveHosts.Select(h => $"{h.Key} ({h.Value})"));
-            pool.AddNotice(RemoteRecords.Verbose(
-                $"{(Options.UsesSsh ? "Opened" : "Checked")} {pool.LiveSlotCount} remote workers in {clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s: {hosts}."));
+            string hosts = string.Join(", ", kind.LiveHosts.Select(h => $"{h.Key} ({h.Value})"));
+            kind.AddNotice(RemoteRecords.Verbose(
+                $"{(Options.UsesSsh ? "Opened" : "Checked")} {pool.Workers.Count} remote workers in {clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s: {hosts}."));
             return null;
         }
     }

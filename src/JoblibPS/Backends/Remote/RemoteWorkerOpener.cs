@@ -9,7 +9,7 @@ using System.Threading;
 namespace JoblibPS.Backends.Remote
 {
     /// <summary>
-    /// Opens the remote backend's workers, before <see cref="RemoteWorkerPool"/> runs anything on them: SSH hosts
+    /// Opens the remote backend's workers, before the pool (<see cref="RemoteWorkerKind"/>) runs anything on them: SSH hosts
     /// (a check that the port answers, the first runspace, the host's facts, then its other slots, every host in
     /// parallel) or the user's sessions (each checked in parallel). Blocks the calling thread until all are open or
     /// failed.
@@ -56,7 +56,7 @@ namespace JoblibPS.Backends.Remote
         /// </summary>
         private static void CloseIfStopped(RemoteHost host, CancellationToken stopping, bool openingEnded)
         {
-            List<RemoteSlot> slots;
+            List<RemoteWorker> slots;
             lock (host)
             {
                 if (openingEnded) host.OpeningEnded = true;
@@ -64,7 +64,7 @@ namespace JoblibPS.Backends.Remote
                 slots = host.Slots.ToList();
                 host.Slots.Clear();
             }
-            foreach (RemoteSlot slot in slots) SshRunspaces.Close(slot.Runspace, slot.TransportWriter);
+            foreach (RemoteWorker slot in slots) SshRunspaces.Close(slot.Runspace, slot.TransportWriter);
         }
 
         private static void OpenSshHostSlots(RemoteBackendOptions options, RemoteHost host)
@@ -99,7 +99,7 @@ namespace JoblibPS.Backends.Remote
                 host.OpenFailure = facts.LocationError;
                 return;
             }
-            host.Slots.Add(new RemoteSlot(host, 1, first, firstWriter, facts.Location));
+            host.Slots.Add(new RemoteWorker(host, first, firstWriter, facts.Location));
             int wanted = options.JobsPerHost ?? Math.Max(1, facts.ProcessorCount);
             var extra = new Runspace[wanted - 1];
             var writers = new IDisposable[wanted - 1];
@@ -111,7 +111,7 @@ namespace JoblibPS.Backends.Remote
             })).ToList(), Timeout.InfiniteTimeSpan);
             for (int i = 0; i < extra.Length; i++)
             {
-                if (extra[i] != null) host.Slots.Add(new RemoteSlot(host, host.Slots.Count + 1, extra[i], writers[i], facts.Location));
+                if (extra[i] != null) host.Slots.Add(new RemoteWorker(host, extra[i], writers[i], facts.Location));
             }
             Exception firstError = errors.FirstOrDefault(e => e != null);
             if (firstError != null)
@@ -146,7 +146,7 @@ namespace JoblibPS.Backends.Remote
                 if (host == null) hosts.Add(host = new RemoteHost(name));
                 if (results[session] is HostFacts facts)
                 {
-                    host.Slots.Add(new RemoteSlot(host, host.Slots.Count + 1, session.Runspace, facts.Location));
+                    host.Slots.Add(new RemoteWorker(host, session.Runspace, facts.Location));
                 }
                 else
                 {

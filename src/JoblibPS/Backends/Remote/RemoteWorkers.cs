@@ -3,17 +3,19 @@ using System.Collections.Generic;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Threading;
+using JoblibPS.Workers;
 
 namespace JoblibPS.Backends.Remote
 {
-    /// <summary>One host: its slots and whether it was lost. Guarded by the pool's lock once the pool exists.</summary>
+    /// <summary>One host: its workers and whether it was lost. Guarded by the kind's lock once the pool exists.</summary>
     internal sealed class RemoteHost
     {
         public RemoteHost(string name) { Name = name; }
 
         public string Name { get; }
 
-        public List<RemoteSlot> Slots { get; } = new List<RemoteSlot>();
+        /// <summary>The host's workers, one per slot, in the order they opened.</summary>
+        public List<RemoteWorker> Slots { get; } = new List<RemoteWorker>();
 
         /// <summary>Why the host could not be opened (set by its opening thread), or null.</summary>
         public string OpenFailure { get; set; }
@@ -48,89 +50,42 @@ namespace JoblibPS.Backends.Remote
         public bool CoveredByHostLoss { get; }
     }
 
-    /// <summary>One worker slot: a remote runspace and the thread that runs batches in it. Guarded by the pool's lock.</summary>
-    internal sealed class RemoteSlot
+    /// <summary>One remote worker: a runspace on a host, opened by the backend or given by the user as a session.</summary>
+    internal sealed class RemoteWorker : Worker
     {
-        /// <summary>A slot on a runspace the backend opened (<paramref name="transportWriter"/>: see <see cref="SshTransportGuard"/>).</summary>
-        public RemoteSlot(RemoteHost host, int number, Runspace runspace, IDisposable transportWriter, string location)
+        /// <summary>A worker on a runspace the backend opened (<paramref name="transportWriter"/>: see <see cref="SshTransportGuard"/>).</summary>
+        public RemoteWorker(RemoteHost host, Runspace runspace, IDisposable transportWriter, string location)
+            : base(runspace, host.Name)
         {
             Host = host;
-            Number = number;
-            Runspace = runspace;
             TransportWriter = transportWriter;
             Owned = true;
             Location = location;
         }
 
-        /// <summary>A slot on a session the user opened.</summary>
-        public RemoteSlot(RemoteHost host, int number, Runspace runspace, string location)
+        /// <summary>A worker on a session the user opened: used, never closed.</summary>
+        public RemoteWorker(RemoteHost host, Runspace runspace, string location)
+            : base(runspace, host.Name)
         {
             Host = host;
-            Number = number;
-            Runspace = runspace;
             Location = location;
         }
 
         public RemoteHost Host { get; }
 
-        public int Number { get; }
-
-        /// <summary>The slot's runspace; replaced (owned slots only) when a stopped pipeline would not end.</summary>
-        public Runspace Runspace { get; set; }
-
-        /// <summary>The SSH transport's writer the backend closes itself after the runspace (owned slots; null when the guard does not apply).</summary>
-        public IDisposable TransportWriter { get; set; }
+        /// <summary>The SSH transport's writer the backend closes itself after the runspace (owned workers; null when the guard does not apply).</summary>
+        public IDisposable TransportWriter { get; }
 
         /// <summary>True when the backend opened the runspace (and closes it); false for a user's session.</summary>
         public bool Owned { get; }
 
-        /// <summary>The directory batches start in on this slot's host.</summary>
+        /// <summary>The directory batches start in on this worker's host.</summary>
         public string Location { get; }
 
-        /// <summary>The batch this slot runs or is about to run, or null when idle.</summary>
-        public RemoteJob Assigned { get; set; }
-
-        public bool Lost { get; set; }
-
-        public string LostReason { get; set; }
-
-        /// <summary>Set when the slot is lost; a slot thread whose invocation failed oddly waits on it (see LostReason).</summary>
+        /// <summary>Set when the worker is lost; a slot whose invocation failed oddly waits on it (see <see cref="RemoteWorkerKind.LostReason"/>).</summary>
         public ManualResetEventSlim LostSignal { get; } = new ManualResetEventSlim(false);
 
-        /// <summary>True while the slot checks that a stopped batch really ended remotely (see Settle): it takes no work.</summary>
-        public bool Settling { get; set; }
-
-        /// <summary>Set when the pool closes, so the state changes it causes are not taken for a lost connection.</summary>
-        public bool Closing { get; set; }
-
+        /// <summary>The runspace's StateChanged handler while the kind watches it.</summary>
         public EventHandler<RunspaceStateEventArgs> StateHandler { get; set; }
-
-        public Thread Thread { get; set; }
-    }
-
-    /// <summary>One submitted batch and its runs so far.</summary>
-    internal sealed class RemoteJob
-    {
-        public RemoteJob(BatchFuture future) { Future = future; }
-
-        public BatchFuture Future { get; }
-
-        /// <summary>How many times it started.</summary>
-        public int Attempts { get; set; }
-
-        /// <summary>The hosts it started on, in order.</summary>
-        public List<string> Hosts { get; } = new List<string>();
-
-        /// <summary>Set by an abort: complete as stopped, never run again.</summary>
-        public bool Aborted { get; set; }
-
-        /// <summary>Why its last run was lost.</summary>
-        public string LastLoss { get; set; }
-
-        /// <summary>The timer that fails it when it waited for the verdict in vain (kept here so it is not collected before it fires).</summary>
-        public Timer Verdict { get; set; }
-
-        /// <summary>Notices about this batch's earlier runs, written with its final output.</summary>
-        public List<Notice> Notices { get; } = new List<Notice>();
     }
 }

@@ -76,7 +76,7 @@ namespace JoblibPS.Backends.Remote
                 throw ex.InnerException;
             }
             Runspace runspace = RunspaceFactory.CreateRunspace(connectionInfo, null, TypeTable.LoadDefaultTypeFiles());
-            runspace.Name = RemoteWorkerPool.RunspaceName;
+            runspace.Name = RemoteWorkerKind.RunspaceName;
             try
             {
                 runspace.Open();

@@ -1,6 +1,7 @@
 using System;
 using System.Collections;
 using JoblibPS.Dispatch;
+using JoblibPS.Workers;
 
 namespace JoblibPS.Backends.Threading
 {
@@ -11,7 +12,7 @@ namespace JoblibPS.Backends.Threading
     /// </summary>
     public class ThreadingBackend : ParallelBackendBase
     {
-        private RunspaceWorkerPool _pool;
+        private WorkerPool _pool;
 
         /// <summary>Creates the backend for top-level calls.</summary>
         public ThreadingBackend() : this(0) { }
@@ -44,35 +45,32 @@ namespace JoblibPS.Backends.Threading
             {
                 throw new FallbackToBackendException(new Sequential.SequentialBackend(NestingLevel));
             }
-            if (_pool == null || _pool.Size != n)
-            {
-                _pool?.Dispose();
-                _pool = new RunspaceWorkerPool(n);
-            }
+            if (_pool == null) _pool = new WorkerPool(new RunspaceWorkerKind(), StopGrace);
+            _pool.Resize(n);
+            _pool.SetLimit(n);
             return n;
-        }
-
-        /// <summary>Starts a call: runspaces that served an earlier call of this backend are reset before they serve this one.</summary>
-        public override void StartCall()
-        {
-            _pool?.BeginCall();
         }
 
         /// <summary>Queues the task for the next free worker.</summary>
         public override object Submit(BatchTask task, Action<object> callback)
         {
             if (_pool == null) throw new InvalidOperationException("The threading backend was not configured.");
-            var future = new BatchFuture(task, callback);
-            _pool.Enqueue(future);
-            return future;
+            return _pool.Submit(task, callback, this);
         }
 
         /// <summary>Drops queued tasks and stops running ones; keeps the workers when <paramref name="ensureReady"/>.</summary>
         public override void AbortEverything(bool ensureReady)
         {
-            _pool?.Abort();
+            _pool?.Abort(this);
             if (!ensureReady) Terminate();
         }
+
+        /// <summary>
+        /// How long an abort waits for running batches to stop before it gives up on their threads: a PowerShell
+        /// pipeline stops within tens of milliseconds; one inside a .NET call (Thread.Sleep, a blocking read) never
+        /// does, and its thread is left to finish while a fresh runspace takes its place.
+        /// </summary>
+        internal static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(1);
 
         /// <summary>Ends the worker threads; their runspaces go back, to be reset, to the module's warm cache.</summary>
         public override void Terminate()

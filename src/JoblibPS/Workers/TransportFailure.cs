@@ -2,7 +2,7 @@ using System;
 using System.Collections;
 using System.Management.Automation;
 
-namespace JoblibPS.Backends.Process
+namespace JoblibPS.Workers
 {
     /// <summary>
     /// Names the value when a batch could not travel to or from a worker process. Serialization rarely fails
@@ -22,7 +22,7 @@ namespace JoblibPS.Backends.Process
         {
             if (result.StartedItems > 0 || task.Count == 0) return result;
             if (result.Outcome != BatchOutcome.Failed && result.Outcome != BatchOutcome.Exited) return result;
-            if (result.Error?.Exception is RemoteException) return result;
+            if (result.Error?.Exception is RemoteException || ErrorRecords.IsInitializationFailure(result.Error)) return result;
 
             string reason = result.Error?.Exception?.Message;
             for (int i = 0; i < task.Count; i++)

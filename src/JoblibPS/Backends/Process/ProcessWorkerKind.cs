@@ -1,0 +1,135 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using JoblibPS.Workers;
+
+namespace JoblibPS.Backends.Process
+{
+    /// <summary>
+    /// Workers that are pwsh processes (<see cref="PwshWorker"/>), for loky and multiprocessing.
+    /// </summary>
+    /// <remarks>
+    /// Crashes: the kind watches each worker's process (Process.Exited fires about 30 ms after a death) instead of
+    /// waiting for the runspace, which reports Broken only about 60 s later; the pool then fails the batch the
+    /// worker held at once with <see cref="ErrorIds.WorkerCrashed"/> and opens a fresh worker when work needs one.
+    /// The environment workers start with may change between calls (NJobs changes the thread limits): workers
+    /// started with an older one are replaced while idle.
+    /// </remarks>
+    internal sealed class ProcessWorkerKind : WorkerKind
+    {
+        /// <summary>
+        /// How long a probe after a stopped batch may take: a round trip to a worker costs 5 to 8 ms, so only a
+        /// pipeline that really is still running (or a broken transport) misses 2 s.
+        /// </summary>
+        private static readonly TimeSpan ProbeWait = TimeSpan.FromSeconds(2);
+
+        private readonly object _gate = new object();
+        private readonly string _name;
+        private readonly ProcessBackendOptions _options;
+        private IDictionary<string, string> _environment = new Dictionary<string, string>();
+
+        public ProcessWorkerKind(string name, ProcessBackendOptions options)
+        {
+            _name = name;
+            _options = options;
+        }
+
+        /// <summary>The pool the kind reports crashes to; set once, before the first worker opens.</summary>
+        public WorkerPool Pool { get; set; }
+
+        public override string Name => _name;
+
+        /// <summary>Sets the variables later workers start with on top of the caller's environment.</summary>
+        public void SetEnvironment(IDictionary<string, string> environment)
+        {
+            lock (_gate) _environment = new Dictionary<string, string>(environment, StringComparer.Ordinal);
+        }
+
+        public override Worker Open(Worker replacing)
+        {
+            IDictionary<string, string> environment;
+            lock (_gate) environment = _environment;
+            PwshWorker worker = PwshWorker.Create(_options.PwshPath, environment, OnExited);
+            try
+            {
+                worker.Start();
+            }
+            catch
+            {
+                worker.Dispose();
+                throw;
+            }
+            return worker;
+        }
+
+        public override bool IsStale(Worker worker)
+        {
+            IDictionary<string, string> current;
+            lock (_gate) current = _environment;
+            IDictionary<string, string> started = ((PwshWorker)worker).Environment;
+            return !(started.Count == current.Count && started.All(e => current.TryGetValue(e.Key, out string v) && v == e.Value));
+        }
+
+        public override BatchResult Run(Worker worker, BatchTask task)
+        {
+            ((PwshWorker)worker).Progress.Reset();
+            return task.InvokeIn(worker.Runspace);
+        }
+
+        /// <summary>A no-op round trip: the worker's last pipeline really ended and its transport works.</summary>
+        public override bool Probe(Worker worker)
+        {
+            if (!base.Probe(worker) || ((PwshWorker)worker).ExitCode.HasValue) return false;
+            using (var ps = PowerShell.Create())
+            {
+                ps.Runspace = worker.Runspace;
+                ps.AddScript("$null", useLocalScope: true);
+                IAsyncResult probe = ps.BeginInvoke();
+                if (!probe.AsyncWaitHandle.WaitOne(ProbeWait)) return false;
+                ps.EndInvoke(probe);
+                return worker.Runspace.RunspaceStateInfo.State == RunspaceState.Opened;
+            }
+        }
+
+        /// <summary>Ends the worker and waits (3 s at most; a killed process ends in milliseconds) until its process is gone.</summary>
+        public override void Close(Worker worker, bool stuck)
+        {
+            var process = (PwshWorker)worker;
+            process.Dispose(busy: stuck);
+            try { process.Process.WaitForExit(3000); }
+            catch (Exception) { }
+        }
+
+        public override string LostReason(Worker worker, BatchResult result, Exception thrown)
+        {
+            if (((PwshWorker)worker).ExitCode.HasValue) return worker.LostReason ?? "its process exited.";
+            return base.LostReason(worker, result, thrown);
+        }
+
+        public override BatchResult LostResult(Worker worker, BatchTask task, DateTime started, string reason, Exception thrown, IReadOnlyList<string> placesLost)
+        {
+            var process = (PwshWorker)worker;
+            if (!process.ExitCode.HasValue && thrown != null)
+            {
+                // The process lives but its runspace broke: report what the invocation said.
+                return BatchResult.FromDriverOutput(task, null, thrown, false, false, DateTime.UtcNow - started);
+            }
+            return WorkerCrash.Result(_name, task, process, started, (int)Math.Min(int.MaxValue, process.Progress.Started) - 1);
+        }
+
+        public override BatchResult OpenFailed(BatchTask task, Exception error)
+        {
+            var failure = new WorkerStartException(_name, _options.PwshPath, error);
+            return BatchResult.FromDriverOutput(task, null, failure, false, false, TimeSpan.Zero);
+        }
+
+        /// <summary>Process.Exited of any worker (a thread-pool thread): an exit this side did not cause is a crash.</summary>
+        private void OnExited(PwshWorker worker)
+        {
+            if (worker.KilledOnPurpose) return;
+            Pool?.Lost(worker, "its process exited (" + WorkerCrash.DescribeExit(worker.ExitCode) + ").");
+        }
+    }
+}
