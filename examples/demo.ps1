@@ -141,9 +141,14 @@ $rows | Format-Table -AutoSize -Wrap | Out-String -Width 200 | Out-Host
 Write-Host @'
 Waiting work: threads wait in parallel, and 'threading' (the default backend) needs nothing copied.
 Allocating CPU-bound PowerShell: worker processes each have their own garbage collector; 'loky' keeps them warm
-for every later call, 'multiprocessing' pays for fresh ones on every call. Get-Help about_JoblibPS_Backends says
-more about choosing a backend.
+for every later call, 'multiprocessing' pays for fresh ones on every call. A fresh worker also runs its first
+seconds of work before .NET has fully compiled it, so a short call on new workers does not show the steady
+state: bench/results.md (W2, 8 items of 14,000,000 steps) does. Get-Help about_JoblibPS_Backends says more
+about choosing a backend.
 '@
+if ($load -and [double]::Parse(((Get-Content -LiteralPath /proc/loadavg -Raw).Split(' ')[0]), [cultureinfo]::InvariantCulture) -gt [Environment]::ProcessorCount) {
+    Write-Host 'The load average is above the number of processors: other work competes for them, so these times are noisy.'
+}
 if ($failed) {
     Write-Host 'At least one backend failed or returned something other than ForEach-Object.'
     exit 1
