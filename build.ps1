@@ -18,6 +18,10 @@ Tasks:
          'N passed, N failed' (both runners summed); exit code 1 when anything failed. A runner that
          crashes, or a build that fails, counts as one failure, so the line and the exit code always agree.
 - Demo   Build, then run examples/demo.ps1.
+- Package Build, then write the module as a NuGet package, out/JoblibPS.<version>.nupkg, with
+         tools/New-ModulePackage.ps1 (PSResourceGet's Compress-PSResource, part of pwsh 7.4 and later; no
+         network). Install it from a folder repository:
+         Register-PSResourceRepository -Name JoblibPSLocal -Uri ./out -Trusted; Install-PSResource JoblibPS -Repository JoblibPSLocal
 - Bench  Build, then run bench/Invoke-Benchmark.ps1 (if it exists yet).
 - Clean  remove out/ and every bin/ and obj/ under src/ and tests/.
 
@@ -28,7 +32,7 @@ out/JoblibPS/JoblibPS.psd1), JOBLIBPS_PWSH (the pwsh executable) and NO_COLOR=1.
 dotnet pwsh ./build.ps1 -Task Test -Configuration Debug
 #>
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Help', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Bench', 'Help', 'Clean')]
     [string] $Task = 'Build',
     [string] $Configuration = 'Release'
 )
@@ -117,6 +121,7 @@ function Invoke-Build {
         Copy-Item -LiteralPath $file -Destination $ModuleOut
     }
     Get-ChildItem -LiteralPath (Join-Path $Root 'module') -File | Where-Object Extension -in '.ps1xml', '.psm1' | Copy-Item -Destination $ModuleOut
+    Copy-Item -LiteralPath (Join-Path $Root 'LICENSE') -Destination $ModuleOut
     $version = Copy-StampedManifest
     $null = Test-ModuleManifest -Path $ManifestOut   # throws when RootModule or a listed format file is missing
     Write-Host "JoblibPS $version -> $ModuleOut"
@@ -202,6 +207,15 @@ function Invoke-Test {
     exit $(if ($failed -gt 0) { 1 } else { 0 })
 }
 
+# Writes out/JoblibPS.<version>.nupkg from out/JoblibPS, built first so the package never holds a stale build.
+function Invoke-Package {
+    Invoke-Build
+    Write-Step 'Package: out/JoblibPS -> out/JoblibPS.<version>.nupkg (tools/New-ModulePackage.ps1)'
+    $package = & (Join-Path $Root 'tools/New-ModulePackage.ps1') -ModulePath $ModuleOut -DestinationPath $OutDir
+    Write-Host "JoblibPS package -> $($package.FullName)"
+    Write-Host "Install it: Register-PSResourceRepository -Name JoblibPSLocal -Uri '$OutDir' -Trusted; Install-PSResource JoblibPS -Repository JoblibPSLocal"
+}
+
 function Invoke-Clean {
     Write-Step 'Clean: out/ and bin/, obj/ under src/ and tests/'
     if (Test-Path -LiteralPath $OutDir) { Remove-Item -LiteralPath $OutDir -Recurse -Force }
@@ -245,6 +259,7 @@ try {
             Invoke-Build
             Invoke-Script 'examples/demo.ps1'
         }
+        'Package' { Invoke-Package }
         'Bench' {
             Invoke-Build
             if (Test-Path -LiteralPath (Join-Path $Root 'bench/Invoke-Benchmark.ps1')) { Invoke-Script 'bench/Invoke-Benchmark.ps1' }

@@ -6,7 +6,8 @@
 .DESCRIPTION
     Runs the workloads below with every contender, interleaved (A B C A B C ...), $Repeat timed rounds
     after one untimed warm-up per contender, and prints markdown tables of medians and ratios against
-    sequential ForEach-Object. The tables and a description of the machine are written to $OutFile.
+    sequential ForEach-Object. The tables and a description of the machine are written to $OutFile, and
+    bench/New-BenchmarkChart.ps1 draws its summary as an SVG chart beside it (results.md -> results.svg).
 
       W1   overhead            10,000 items of { $_ * 2 }, N = 2                     -> items/s
       W2   CPU-bound, allocs   8 items of a 1..14,000,000 summing loop, N = 2        -> speedup
@@ -692,4 +693,6 @@ if ($outDir -and -not (Test-Path -LiteralPath $outDir)) { New-Item -ItemType Dir
 Set-Content -LiteralPath $OutFile -Value ($md -join "`n") -Encoding utf8NoBOM
 Write-Host ''
 Write-Host ("Wrote {0} (took {1:0}m {2:00}s)" -f $OutFile, [math]::Floor($elapsed.TotalMinutes), $elapsed.Seconds)
+# The summary as a chart beside the report (results.svg for results.md), drawn from the report itself.
+& (Join-Path $PSScriptRoot 'New-BenchmarkChart.ps1') -ResultsPath $OutFile
 exit 0

@@ -5,7 +5,7 @@
     Author               = 'JoblibPS contributors'
     CompanyName          = 'JoblibPS'
     Copyright            = '(c) JoblibPS contributors. MIT License.'
-    Description          = 'joblib-style Parallel for PowerShell: batching, ordered streaming, fail-fast abort, timeouts, nesting, and pluggable backends (sequential, threading, custom).'
+    Description          = 'joblib-style Parallel for PowerShell: batching, ordered streaming, fail-fast abort, timeouts, nesting, and pluggable backends: sequential, threading (runspaces, the default), loky (a reusable pool of pwsh worker processes), multiprocessing (fresh worker processes per call), remote (PowerShell remoting over SSH), and your own.'
     RootModule           = 'JoblibPS.dll'
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
@@ -17,9 +17,10 @@
     VariablesToExport    = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('parallel', 'joblib', 'runspace', 'threading', 'batch')
-            LicenseUri = ''
-            ProjectUri = ''
+            Tags       = @('parallel', 'joblib', 'runspace', 'threading', 'multiprocessing', 'remoting', 'batch')
+            # MIT: the full text is LICENSE, shipped in the module folder and the package. No ProjectUri: the
+            # project has no public address yet, and an empty one makes Compress-PSResource fail.
+            LicenseUri = 'https://opensource.org/license/mit'
         }
     }
 }

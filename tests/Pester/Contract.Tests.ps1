@@ -8,15 +8,18 @@ BeforeDiscovery {
     # Remote: the block runs on other machines (here sshd on loopback addresses, in sessions the test opens and
     # hands over with -BackendArgument @{ Session = ... }), so it starts in the remote user's home, not the
     # caller's location.
+    # ScriptMethods: a backend written without a class, examples/ThreadPoolBackend.ScriptMethods.ps1 (registered as
+    # 'custom' by the example), so the adapter that calls script methods is held to the same contract.
     $Backends = @(
-        @{ Backend = 'sequential'; NJobs = 1; InProcess = $true; Remote = $false }
-        @{ Backend = 'threading'; NJobs = 2; InProcess = $true; Remote = $false }
-        @{ Backend = 'loky'; NJobs = 2; InProcess = $false; Remote = $false }
+        @{ Backend = 'sequential'; NJobs = 1; InProcess = $true; Remote = $false; ScriptMethods = $false }
+        @{ Backend = 'threading'; NJobs = 2; InProcess = $true; Remote = $false; ScriptMethods = $false }
+        @{ Backend = 'script-methods thread pool'; NJobs = 2; InProcess = $true; Remote = $false; ScriptMethods = $true }
+        @{ Backend = 'loky'; NJobs = 2; InProcess = $false; Remote = $false; ScriptMethods = $false }
         # Starts two fresh pwsh processes per call: the slowest entry (about a minute on a quiet 2-core machine).
-        @{ Backend = 'multiprocessing'; NJobs = 2; InProcess = $false; Remote = $false }
+        @{ Backend = 'multiprocessing'; NJobs = 2; InProcess = $false; Remote = $false; ScriptMethods = $false }
     )
     if (Test-Path -LiteralPath '/usr/sbin/sshd') {
-        $Backends += @{ Backend = 'remote'; NJobs = 2; InProcess = $false; Remote = $true }
+        $Backends += @{ Backend = 'remote'; NJobs = 2; InProcess = $false; Remote = $true; ScriptMethods = $false }
     }
     else {
         Write-Warning 'The remote backend is left out of the contract: /usr/sbin/sshd is missing (.ci/run installs openssh-server).'
@@ -55,6 +58,10 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
             Register-JoblibBackend -Name contract-remote -Factory $factory -Force
             $run.Backend = 'contract-remote'
         }
+        if ($ScriptMethods) {
+            . (Join-Path $PSScriptRoot '../../examples/ThreadPoolBackend.ScriptMethods.ps1')
+            $run.Backend = 'custom'
+        }
     }
 
     AfterAll {
@@ -62,6 +69,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
             Assert-JoblibWorkloadStable -Backend $run.Backend -NJobs $NJobs
         }
         finally {
+            if ($ScriptMethods) { Unregister-JoblibBackend -Name custom }
             if ($Remote) {
                 Unregister-JoblibBackend -Name contract-remote
                 $sessions | Remove-PSSession -ErrorAction Ignore
@@ -382,8 +390,11 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
                 $escaped = $modulePath -replace "'", "''"
                 # The registered remote factory is a script block of this runspace, which sits in Wait-Event: the
                 # other runspace gets a backend object instead (the sessions stay open when the call ends it).
-                $backendForCall = if ($Remote) { [JoblibPS.Backends.Remote.RemoteBackend]::new(@{ Session = $sessions }) } else { $Backend }
-                $null = $ps.AddScript("param(`$backend) Import-Module '$escaped'; 1..1000 | Invoke-JoblibParallel { Start-Sleep 1; `$_ } -Backend `$backend -NJobs $NJobs").AddArgument($backendForCall)
+                $backendForCall = if ($Remote) { [JoblibPS.Backends.Remote.RemoteBackend]::new(@{ Session = $sessions }) } else { $run.Backend }
+                # Script methods run in the runspace that registered the backend, which here sits in Wait-Event: the
+                # other runspace registers the example itself, as a user who runs it there would.
+                $setup = if ($ScriptMethods) { ". '" + ((Join-Path $PSScriptRoot '../../examples/ThreadPoolBackend.ScriptMethods.ps1') -replace "'", "''") + "'; " } else { '' }
+                $null = $ps.AddScript("param(`$backend) Import-Module '$escaped'; $setup 1..1000 | Invoke-JoblibParallel { Start-Sleep 1; `$_ } -Backend `$backend -NJobs $NJobs").AddArgument($backendForCall)
                 $null = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $output)
                 $first = Wait-Event -SourceIdentifier $sourceId -Timeout 30
                 $first | Should -Not -BeNullOrEmpty -Because 'the call must produce its first output'
@@ -397,6 +408,8 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
                 Unregister-Event -SourceIdentifier $sourceId -ErrorAction Ignore
                 Remove-Event -SourceIdentifier $sourceId -ErrorAction Ignore
                 $ps.Dispose()
+                # Registered again from this runspace, for the tests that follow.
+                if ($ScriptMethods) { . (Join-Path $PSScriptRoot '../../examples/ThreadPoolBackend.ScriptMethods.ps1') }
             }
         }
     }

@@ -61,6 +61,12 @@ BeforeDiscovery {
     $pages = @(Get-ChildItem -LiteralPath $docsPath -Filter '*.md' -File | Sort-Object Name | ForEach-Object {
             @{ Page = $_.Name; Examples = @(Get-DocExample -Path $_.FullName) }
         })
+
+    # The backend examples that about_JoblibPS_Backends shows (a plain script, a class, C#): each registers the
+    # backend 'custom', and the topic runs it with the same call.
+    $backendExamples = @(Get-ChildItem -LiteralPath (Join-Path $PSScriptRoot '../../examples') -Filter 'ThreadPoolBackend*.ps1' -File | Sort-Object Name | ForEach-Object {
+            @{ File = $_.Name }
+        })
 }
 
 BeforeAll {
@@ -171,6 +177,40 @@ exit 0
         @(($Text -split '\r?\n') |
                 ForEach-Object { ($_ -replace '\s+', ' ').Trim() } |
                 Where-Object { $_ -and $_ -notmatch '^(VERBOSE|WARNING|DEBUG): ' }) -join "`n"
+    }
+}
+
+Describe 'Backend examples under examples/' {
+    BeforeAll {
+        $files = @(Get-ChildItem -LiteralPath (Join-Path $repoRoot 'examples') -Filter 'ThreadPoolBackend*.ps1' -File | Sort-Object Name | ForEach-Object Name)
+        $runs = @{}
+        $started = foreach ($file in $files) {
+            Start-DocExample @{ Page = 'examples'; Title = $file; Code = ". ./examples/$file`nUse-JoblibConfig custom { 1..10 | Invoke-JoblibParallel { `$_ * 2 } -NJobs 2 }" }
+        }
+        foreach ($run in $started) { $runs[$run.Title] = Wait-DocExample $run }
+    }
+
+    It 'has the script-method, class and C# forms' {
+        $files | Should -Be @('ThreadPoolBackend.CSharp.ps1', 'ThreadPoolBackend.ps1', 'ThreadPoolBackend.ScriptMethods.ps1')
+    }
+
+    It 'examples/<File> registers a backend that runs the call of about_JoblibPS_Backends in input order' -ForEach $backendExamples {
+        $run = $runs[$File]
+        $run.ExitCode | Should -Be 0 -Because "examples/$File must run without error:`n$($run.Output)"
+        ConvertTo-ComparableText $run.Text | Should -BeExactly ((2..20 | Where-Object { $_ % 2 -eq 0 }) -join "`n")
+    }
+
+    It 'about_JoblibPS_Backends shows the script-method example as examples/ThreadPoolBackend.ScriptMethods.ps1 has it' {
+        # Code lines only: comments, help and blank lines may differ between the file and the topic.
+        $codeOnly = { param([string] $Text) @(($Text -split '\r?\n') | ForEach-Object { ($_ -replace '\s+#\s.*$', '').TrimEnd() } | Where-Object { $_.Trim() -and $_.Trim() -notmatch '^#' }) }
+        $file = Get-Content -LiteralPath (Join-Path $repoRoot 'examples/ThreadPoolBackend.ScriptMethods.ps1') -Raw
+        $file = $file.Substring($file.IndexOf('Register-JoblibBackend -Name custom'))
+        $topic = Get-Content -LiteralPath (Join-Path $repoRoot 'docs/about_JoblibPS_Backends.md') -Raw
+        $section = $topic.Substring($topic.IndexOf('## EXAMPLE: A THREAD-POOL BACKEND IN A PLAIN SCRIPT'))
+        $blocks = [regex]::Matches($section, '(?s)```powershell\r?\n(.*?)```')
+        $shown = @($blocks | Where-Object { $_.Groups[1].Value -match '^Register-JoblibBackend -Name custom' } | Select-Object -First 1)
+        $shown.Count | Should -Be 1
+        & $codeOnly $shown[0].Groups[1].Value | Should -Be (& $codeOnly $file)
     }
 }
 

@@ -49,6 +49,16 @@ Describe 'Invoke-JoblibParallel' {
             $all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] } | Should -Be @(1, 2, 3)
         }
 
+        It 'says at -Verbose when it runs one job only because nothing asked for more, and names -NJobs' {
+            $notes = @(1..3 | Invoke-JoblibParallel { $_ } -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Running one job*' })
+            $notes.Count | Should -Be 1
+            $notes[0].Message | Should -BeLike "*neither -NJobs nor a Use-JoblibConfig scope*backend 'threading' defaults to 1*-NJobs 4*"
+            # Asked for (a parameter or a scope), one job is what the caller wanted: no note.
+            @(1..3 | Invoke-JoblibParallel { $_ } -NJobs 1 -Verbose 4>&1 | Where-Object { "$_" -like 'Running one job*' }).Count | Should -Be 0
+            @(Use-JoblibConfig -NJobs 1 { 1..3 | Invoke-JoblibParallel { $_ } -Verbose 4>&1 } | Where-Object { "$_" -like 'Running one job*' }).Count | Should -Be 0
+            @(1..3 | Invoke-JoblibParallel { $_ } -NJobs 2 -Verbose 4>&1 | Where-Object { "$_" -like 'Running one job*' }).Count | Should -Be 0
+        }
+
         It 'runs on the threading backend with -NJobs 2' {
             $all = 1..3 | Invoke-JoblibParallel { $_ } -NJobs 2 -Verbose 4>&1
             $all | Get-UsingBackendMessage | Should -Be 'Using backend threading with 2 concurrent workers.'

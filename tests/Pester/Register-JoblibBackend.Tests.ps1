@@ -43,7 +43,7 @@ class NestingBackend : JoblibPS.Backends.Threading.ThreadingBackend {
 }
 
 AfterAll {
-    foreach ($name in 'custom', 'needsargs', 'polling', 'nesting', 'sbfactory', 'csharp', 'lazy', 'lazymissing', 'dflt') { Unregister-JoblibBackend $name -ErrorAction Ignore }
+    foreach ($name in 'custom', 'needsargs', 'polling', 'nesting', 'sbfactory', 'csharp', 'lazy', 'lazymissing', 'dflt', 'mini', 'nosubmit', 'noeffective', 'notbackend') { Unregister-JoblibBackend $name -ErrorAction Ignore }
     Assert-JoblibWorkloadStable -Backend threading -NJobs 2
 }
 
@@ -129,6 +129,91 @@ Describe 'Register-JoblibBackend' {
     It 'tab-completes registered names for -Backend' {
         $r = TabExpansion2 -inputScript 'Invoke-JoblibParallel -Backend thr' -cursorColumn 'Invoke-JoblibParallel -Backend thr'.Length
         $r.CompletionMatches.CompletionText | Should -Contain 'threading'
+    }
+}
+
+Describe 'Backends written with script methods (no class)' {
+    BeforeAll {
+        # The smallest script-method backend: the two required members, run synchronously; RetrieveResult is the
+        # base class's, which understands the BatchResult given back as the future. It records what was called
+        # and on which runspace, so the tests can see the adapter's defaults and where script methods run.
+        $script:MiniCalls = [System.Collections.Generic.List[string]]::new()
+        $calls = $MiniCalls
+        $script:NewMini = {
+            $backend = [pscustomobject]@{ DefaultNJobs = 3; Calls = $calls }
+            $backend | Add-Member -MemberType ScriptMethod -Name EffectiveNJobs -Value { param([int] $nJobs) $this.Calls.Add("EffectiveNJobs $nJobs"); [Math]::Max(1, $nJobs) }
+            $backend | Add-Member -MemberType ScriptMethod -Name Submit -Value {
+                param($task, $callback)
+                $this.Calls.Add("Submit runspace $([runspace]::DefaultRunspace.Id)")
+                $result = $task.Invoke()
+                $callback.Invoke($result)
+                $result
+            }
+            $backend
+        }.GetNewClosure()
+    }
+
+    It 'runs the thread-pool example (examples/ThreadPoolBackend.ScriptMethods.ps1) with output in input order' {
+        . (Join-Path $repo 'examples/ThreadPoolBackend.ScriptMethods.ps1')
+        (Get-JoblibBackend custom).Type | Should -Be 'ScriptBlock factory'
+        Use-JoblibConfig custom { 1..10 | Invoke-JoblibParallel { $_ * 2 } -NJobs 2 } | Should -Be (2, 4, 6, 8, 10, 12, 14, 16, 18, 20)
+        # Items that finish out of order still come back in input order; $using: values are the caller's objects.
+        $seen = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
+        $out = Use-JoblibConfig custom -NJobs 4 { 1..24 | Invoke-JoblibParallel { Start-Sleep -Milliseconds (Get-Random -Maximum 30); ($using:seen).Add($_); $_ } -BatchSize 1 }
+        $out | Should -Be (1..24)
+        $seen.Count | Should -Be 24
+    }
+
+    It 'stops the call on a failing item through the script AbortEverything, and leaves the scope usable' {
+        . (Join-Path $repo 'examples/ThreadPoolBackend.ScriptMethods.ps1')
+        Use-JoblibConfig custom -NJobs 2 {
+            { 1..6 | Invoke-JoblibParallel { if ($_ -eq 3) { throw 'item 3 failed' }; $_ } -BatchSize 1 } | Should -Throw -ErrorId 'JoblibTaskFailed,*' -ExpectedMessage '*item 3 failed*'
+            1..4 | Invoke-JoblibParallel { $_ + 1 } | Should -Be (2, 3, 4, 5)
+        }
+    }
+
+    It 'uses the defaults of ParallelBackendBase for the members it lacks, and reads DefaultNJobs from a note property' {
+        Register-JoblibBackend mini $NewMini -Force
+        $MiniCalls.Clear()
+        Use-JoblibConfig mini { (Get-JoblibConfig).NJobs; 1..5 | Invoke-JoblibParallel { $_ * 3 } -BatchSize 2 } | Should -Be (3, 3, 6, 9, 12, 15)
+        $MiniCalls[0] | Should -Be 'EffectiveNJobs 3'   # the default Configure calls the script EffectiveNJobs with DefaultNJobs
+        # Batches are cut by the engine (a partial batch may go out early when input is slow): 1 to 5 of them.
+        @($MiniCalls -like 'Submit *').Count | Should -BeIn (1..5)
+        $MiniCalls -like 'Submit *' | Select-Object -Unique | Should -Be "Submit runspace $([runspace]::DefaultRunspace.Id)"
+    }
+
+    It 'runs the script methods in the runspace that registered the backend when a worker''s nested call uses it' {
+        Register-JoblibBackend mini $NewMini -Force
+        $MiniCalls.Clear()
+        $out = 1..2 | Invoke-JoblibParallel { $outer = $_; 1..3 | Invoke-JoblibParallel { $_ * 10 + $using:outer } -Backend mini -NJobs 2 } -NJobs 2
+        $out | Should -Be (11, 21, 31, 12, 22, 32)
+        $MiniCalls -like 'Submit *' | Select-Object -Unique | Should -Be "Submit runspace $([runspace]::DefaultRunspace.Id)"
+    }
+
+    It 'names a missing required member with JoblibBackendContractViolation, at registration when the factory needs no argument' {
+        $err = $null
+        try { Register-JoblibBackend nosubmit { [pscustomobject]@{} | Add-Member -MemberType ScriptMethod -Name EffectiveNJobs -Value { 1 } -PassThru } -Force }
+        catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -Be 'JoblibBackendContractViolation,JoblibPS.Commands.RegisterJoblibBackendCommand'
+        $err.Exception.Message | Should -BeLike "*'nosubmit'*without a Submit method*Add-Member -MemberType ScriptMethod -Name Submit*"
+        Get-JoblibBackend nosubmit -ErrorAction Ignore | Should -BeNullOrEmpty
+    }
+
+    It 'names a missing required member with JoblibBackendContractViolation at first use when the factory needs arguments' {
+        Register-JoblibBackend noeffective { param([Parameter(Mandatory)] $Size) [pscustomobject]@{ Size = $Size } | Add-Member -MemberType ScriptMethod -Name Submit -Value { param($t, $c) } -PassThru } -Force
+        { Use-JoblibConfig noeffective -BackendArgument @{ Size = 1 } { 1 } } | Should -Throw -ErrorId 'JoblibBackendContractViolation,Use-JoblibConfig' -ExpectedMessage '*without a EffectiveNJobs method*'
+        Use-JoblibConfig -BackendArgument @{ Size = 1 } {
+            { 1 | Invoke-JoblibParallel { $_ } -Backend noeffective } | Should -Throw -ErrorId 'JoblibBackendContractViolation,JoblibPS.Commands.InvokeJoblibParallelCommand' -ExpectedMessage '*EffectiveNJobs*'
+        }
+    }
+
+    It 'says a factory that returns <What> must return exactly one backend, mentioning script methods' -ForEach @(
+        @{ What = 'nothing'; Factory = { $null } }
+        @{ What = 'a System.String'; Factory = { 'threading' } }
+        @{ What = '2 objects'; Factory = { [JoblibPS.Backends.Sequential.SequentialBackend]::new(); [JoblibPS.Backends.Sequential.SequentialBackend]::new() } }
+    ) {
+        Register-JoblibBackend notbackend $Factory -Force
+        { 1 | Invoke-JoblibParallel { $_ } -Backend notbackend } | Should -Throw -ErrorId 'JoblibInvalidBackendArgument,JoblibPS.Commands.InvokeJoblibParallelCommand' -ExpectedMessage "*returned $What; it must return exactly one backend*script methods*"
     }
 }
 

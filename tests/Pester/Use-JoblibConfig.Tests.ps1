@@ -122,6 +122,19 @@ Describe 'Get-JoblibConfig' {
         $c.PSObject.Properties.Name | Should -Be @('Backend', 'NJobs', 'Prefer', 'Require', 'InnerMaxNumThreads', 'BackendArgument')
     }
 
+    It 'shows the default backend''s DefaultNJobs outside a scope, and what a scope sets inside one' {
+        $allSlots = . ([scriptblock]::Create('class AllSlotsBackend : JoblibPS.Backends.Threading.ThreadingBackend { AllSlotsBackend() : base(0) { $this.DefaultNJobs = -1 } }; [AllSlotsBackend]'))
+        Register-JoblibBackend allslots $allSlots -MakeDefault -Force
+        try {
+            (Get-JoblibConfig).NJobs | Should -Be -1
+            Use-JoblibConfig -NJobs 3 { (Get-JoblibConfig).NJobs } | Should -Be 3
+            Use-JoblibConfig sequential { (Get-JoblibConfig).NJobs } | Should -Be 1
+            Use-JoblibConfig remote -BackendArgument @{ HostName = 'never-contacted.invalid' } { (Get-JoblibConfig).NJobs } | Should -Be -1
+        }
+        finally { Unregister-JoblibBackend allslots }
+        (Get-JoblibConfig).NJobs | Should -Be 1
+    }
+
     It 'masks backend arguments that look like secrets' {
         $secure = ConvertTo-SecureString 'p@ss' -AsPlainText -Force
         $cred = [pscredential]::new('u', $secure)

@@ -13,7 +13,7 @@ namespace JoblibPS.Backends
 {
     /// <summary>
     /// Turns what Register-JoblibBackend was given (a Type deriving from ParallelBackendBase, or a script block
-    /// returning one) into a factory that takes backend arguments. Arguments bind by name, case-insensitively:
+    /// returning one, or returning an object with the contract's methods as script methods) into a factory that takes backend arguments. Arguments bind by name, case-insensitively:
     /// to a constructor's parameters for a Type, to the named parameters of a script block. A missing required
     /// argument, or one nothing accepts, is an <see cref="ArgumentException"/> that says which and what is accepted.
     /// </summary>
@@ -57,9 +57,32 @@ namespace JoblibPS.Backends
                 {
                     if (!bound.ContainsKey(parameter.Name)) throw Missing(name, parameter.Name, accepted);
                 }
-                object result = RunspaceDispatcher.Invoke(owner, () => InvokeFactory(scriptBlock, bound));
-                return AsBackend(name, result);
+                var output = (FactoryOutput)RunspaceDispatcher.Invoke(owner, () => InvokeFactory(scriptBlock, bound));
+                return AsBackend(name, output.Values, owner);
             };
+        }
+
+        /// <summary>
+        /// Runs a script-block factory once at registration when it needs no argument, so that an object lacking a
+        /// required script method fails Register-JoblibBackend itself (<see cref="BackendContractException"/>).
+        /// Anything else the factory does wrong (throws, returns nothing) is left for its first use to report, with
+        /// the arguments and the runspace of that use.
+        /// </summary>
+        public static void Probe(ScriptBlock scriptBlock, Func<IDictionary, ParallelBackendBase> factory)
+        {
+            if (ScriptParameters(scriptBlock).Any(p => p.Mandatory)) return;
+            try
+            {
+                factory(new Hashtable());
+            }
+            catch (BackendContractException)
+            {
+                throw;
+            }
+            catch (Exception)
+            {
+                // Reported at first use.
+            }
         }
 
         /// <summary>The names a factory accepts, for messages.</summary>
@@ -68,20 +91,29 @@ namespace JoblibPS.Backends
             return type.GetConstructors().SelectMany(c => c.GetParameters()).Select(p => p.Name).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         }
 
+        // The PSObjects the factory wrote, kept whole: a script-method backend's members live on its PSObject, and a
+        // holder of its own type survives RunspaceDispatcher, which returns the base object of what work returned.
+        private sealed class FactoryOutput
+        {
+            public List<PSObject> Values;
+        }
+
         private static object InvokeFactory(ScriptBlock scriptBlock, Hashtable bound)
         {
             ScriptBlock call = ScriptBlock.Create("param($__JoblibFactory, $__JoblibArguments) & $__JoblibFactory @__JoblibArguments");
             Collection<PSObject> output = call.Invoke(scriptBlock, bound);
-            var values = output.Where(o => o != null).Select(o => o.BaseObject).ToList();
-            if (values.Count != 1) return values.Count == 0 ? null : (object)values;
-            return values[0];
+            return new FactoryOutput { Values = output.Where(o => o != null).ToList() };
         }
 
-        private static ParallelBackendBase AsBackend(string name, object result)
+        private static ParallelBackendBase AsBackend(string name, List<PSObject> values, Runspace owner)
         {
-            if (result is ParallelBackendBase backend) return backend;
-            string got = result == null ? "nothing" : result is IList list ? $"{list.Count} objects" : $"a {result.GetType().FullName}";
-            throw new InvalidOperationException($"The factory of backend '{name}' returned {got}; it must return exactly one object deriving from JoblibPS.ParallelBackendBase.");
+            if (values.Count == 1)
+            {
+                if (values[0].BaseObject is ParallelBackendBase backend) return backend;
+                if (ScriptMethodBackend.IsCandidate(values[0])) return ScriptMethodBackend.Wrap(name, values[0], owner);
+            }
+            string got = values.Count == 0 ? "nothing" : values.Count > 1 ? $"{values.Count} objects" : $"a {values[0].BaseObject.GetType().FullName}";
+            throw new InvalidOperationException($"The factory of backend '{name}' returned {got}; it must return exactly one backend: an object deriving from JoblibPS.ParallelBackendBase, or an object with the backend's methods as script methods (at least EffectiveNJobs and Submit; see Get-Help about_JoblibPS_Backends).");
         }
 
         private static ParallelBackendBase Construct(string name, Type type, IDictionary arguments)

@@ -10,7 +10,8 @@ namespace JoblibPS
 {
     /// <summary>
     /// The backend contract, member for member joblib's <c>ParallelBackendBase</c> in .NET naming.
-    /// Only <see cref="EffectiveNJobs"/> is abstract; every other member has a harmless default.
+    /// A backend writes <see cref="EffectiveNJobs"/> (abstract) and <see cref="Submit"/> (the default throws: only the
+    /// backend knows where a task runs); every other member has a harmless default.
     /// </summary>
     /// <remarks>
     /// Threading contract: the engine calls every member on the pipeline thread of the runspace that runs

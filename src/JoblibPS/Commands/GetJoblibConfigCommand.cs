@@ -26,7 +26,7 @@ namespace JoblibPS.Commands
             string backend = backendFrame != null
                 ? backendFrame.BackendName ?? backendFrame.Backend.ToString()
                 : BackendRegistry.DefaultName;
-            int? nJobs = frames.LastOrDefault(f => f.NJobs.HasValue)?.NJobs ?? backendFrame?.Backend.DefaultNJobs ?? 1;
+            int? nJobs = ConfigResolver.NJobsInForce(frames);
             IDictionary arguments = frames.LastOrDefault(f => f.BackendArguments != null)?.BackendArguments;
             WriteObject(new JoblibConfigInfo(
                 backend,
@@ -68,7 +68,7 @@ namespace JoblibPS.Commands
         /// <summary>The backend's name.</summary>
         public string Backend { get; }
 
-        /// <summary>The number of jobs calls use unless they give -NJobs.</summary>
+        /// <summary>The number of jobs calls use unless they give -NJobs (the backend's DefaultNJobs outside a scope that sets one); null when it cannot be known before the backend is created.</summary>
         public int? NJobs { get; }
 
         /// <summary>'threads', 'processes' or null.</summary>

@@ -166,7 +166,7 @@ namespace JoblibPS.Commands
             {
                 ThrowTerminatingError(ErrorRecords.BackendCreation(ex, Backend));
             }
-            if (settings.Note != null) WriteVerbose(settings.Note);
+            foreach (string note in settings.Notes) WriteVerbose(note);
 
             _run = new ParallelRun(request, settings, this);
             Guard(() => _run.Start());

@@ -18,7 +18,7 @@ namespace JoblibPS.Commands
         [ValidatePattern(@"^[A-Za-z0-9_.\-]+$")]
         public string Name { get; set; }
 
-        /// <summary>A type deriving from JoblibPS.ParallelBackendBase, or a script block returning an instance.</summary>
+        /// <summary>A type deriving from JoblibPS.ParallelBackendBase, or a script block returning an instance or an object with the contract's methods as script methods.</summary>
         [Parameter(Mandatory = true, Position = 1, ParameterSetName = FactorySet)]
         [ValidateNotNull]
         public object Factory { get; set; }
@@ -68,16 +68,22 @@ namespace JoblibPS.Commands
                             break;
                         case ScriptBlock scriptBlock:
                             registration = new BackendRegistration(Name, BackendSource.Registered, null, BackendFactory.FromScriptBlock(Name, scriptBlock, Runspace.DefaultRunspace));
+                            BackendFactory.Probe(scriptBlock, registration.Factory);
                             break;
                         case ParallelBackendBase _:
                             throw new ArgumentException("-Factory takes a type or a script block, not a backend instance: a factory makes a fresh backend for each use. Pass the type ([MyBackend]) or { [MyBackend]::new() }, or give the instance to -Backend directly.");
                         default:
-                            throw new ArgumentException($"-Factory takes a type deriving from JoblibPS.ParallelBackendBase or a script block that returns one, not a {factory.GetType().FullName}.");
+                            throw new ArgumentException($"-Factory takes a type deriving from JoblibPS.ParallelBackendBase, or a script block that returns a backend (an instance of such a type, or an object with the backend's methods as script methods), not a {factory.GetType().FullName}.");
                     }
                 }
                 catch (ArgumentException ex)
                 {
                     ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.InvalidBackendFactory, ErrorCategory.InvalidArgument, Factory));
+                    return;
+                }
+                catch (BackendContractException ex)
+                {
+                    ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.BackendContract, ErrorCategory.InvalidResult, Factory));
                     return;
                 }
             }

@@ -36,8 +36,8 @@ namespace JoblibPS.Config
 
         public string Require { get; set; }
 
-        /// <summary>Why the backend was chosen, for a verbose message; null when nothing noteworthy.</summary>
-        public string Note { get; set; }
+        /// <summary>Why the backend or the number of jobs was chosen, for verbose messages; empty when nothing noteworthy.</summary>
+        public List<string> Notes { get; } = new List<string>();
     }
 
     /// <summary>A config option the backend cannot honour.</summary>
@@ -114,7 +114,7 @@ namespace JoblibPS.Config
 
             if (string.Equals(result.Require, "sharedmem", StringComparison.OrdinalIgnoreCase) && !result.Backend.SupportsSharedMem)
             {
-                result.Note = $"The backend '{result.Backend}' does not share memory with the caller, which -Require sharedmem needs: using 'threading' instead.";
+                result.Notes.Add($"The backend '{result.Backend}' does not share memory with the caller, which -Require sharedmem needs: using 'threading' instead.");
                 if (result.CallOwnsBackend) result.Backend.Terminate();
                 result.Backend = BackendRegistry.Create("threading", new Hashtable());
                 result.Backend.NestingLevel = nestingLevel;
@@ -125,7 +125,33 @@ namespace JoblibPS.Config
             CheckSupported(result.Backend, result.InnerMaxNumThreads);
             int? nJobs = given.NJobs ?? InnermostValue(frames, f => f.NJobs);
             result.NJobs = nJobs ?? result.Backend.DefaultNJobs;
+            if (nJobs == null && result.NJobs == 1) result.Notes.Add(OneJobByDefault(result.Backend));
             return result;
+        }
+
+        /// <summary>
+        /// The verbose note for a call that runs one job only because nothing asked for more: joblib's default of
+        /// one job stays, and the note names what to give instead.
+        /// </summary>
+        internal static string OneJobByDefault(ParallelBackendBase backend)
+        {
+            return $"Running one job: neither -NJobs nor a Use-JoblibConfig scope asked for more, and the backend '{backend}' defaults to 1 (DefaultNJobs, as in joblib). Give -NJobs 4, or -NJobs -1 for one job per processor, to run in parallel.";
+        }
+
+        /// <summary>
+        /// The number of jobs a call made here without -NJobs asks for (what Get-JoblibConfig shows): the innermost
+        /// frame that sets one, else the DefaultNJobs of the backend in force (the innermost frame's, else the
+        /// session's default backend). Null when that backend's DefaultNJobs cannot be read without creating it
+        /// (a script-block factory, or a type without a parameterless constructor).
+        /// </summary>
+        public static int? NJobsInForce(IReadOnlyList<ConfigFrame> frames)
+        {
+            int? nJobs = InnermostValue(frames, f => f.NJobs);
+            if (nJobs.HasValue) return nJobs;
+            ConfigFrame backendFrame = InnermostFrame(frames, f => f.Backend != null);
+            if (backendFrame != null) return backendFrame.Backend.DefaultNJobs;
+            BackendRegistration registration = BackendRegistry.Find(BackendRegistry.DefaultName);
+            return registration == null ? (int?)null : BackendInfo.From(registration).DefaultNJobs;
         }
 
         /// <summary>Throws <see cref="UnsupportedOptionException"/> when the backend cannot honour a config option.</summary>

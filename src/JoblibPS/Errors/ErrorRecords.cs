@@ -36,6 +36,8 @@ namespace JoblibPS
                     return new ErrorRecord(new ArgumentException(exception.Message), ErrorIds.UnknownBackend, ErrorCategory.ObjectNotFound, target);
                 case Config.UnsupportedOptionException _:
                     return new ErrorRecord(exception, ErrorIds.UnsupportedOption, ErrorCategory.InvalidOperation, target);
+                case Backends.BackendContractException _:
+                    return new ErrorRecord(exception, ErrorIds.BackendContract, ErrorCategory.InvalidResult, target);
                 case ModuleMissingException _:
                     return new ErrorRecord(exception, ErrorIds.BackendModuleMissing, ErrorCategory.ResourceUnavailable, target);
                 case ArgumentException _:

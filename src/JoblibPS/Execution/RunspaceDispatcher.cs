@@ -42,9 +42,12 @@ namespace JoblibPS.Execution
                         return output.Count == 0 ? null : output[0]?.BaseObject;
                     }
                 }
-                catch (InvalidRunspaceStateException)
+                catch (Exception ex) when (ex is InvalidRunspaceStateException || ex is PSInvalidOperationException)
                 {
-                    // It became busy in the meantime: fall through to the mailbox.
+                    // It became busy in the meantime, or it was busy all along: RunspaceAvailability is only a hint
+                    // (in pwsh 7.6.9 a script's runspace reads Available while it runs, after some commands such as
+                    // Add-Member), and PowerShell refuses the second pipeline before running any of it
+                    // ("a pipeline is already running"). Fall through to the mailbox.
                 }
             }
             var item = new WorkItem(work);
