@@ -40,9 +40,14 @@ function Use-JoblibConfig {
             'JoblibMissingScriptBlock', 'InvalidArgument', $null))
     }
 
-    $__joblibScope = [JoblibPS.Config.ConfigScope]::Open($PSCmdlet, $Backend, $PSBoundParameters)
-    if ($__joblibScope -is [System.Management.Automation.ErrorRecord]) {
-        $PSCmdlet.ThrowTerminatingError($__joblibScope)
+    # Open throws an exception that carries the ErrorRecord to report (bad input, a backend that cannot be made).
+    try {
+        $__joblibScope = [JoblibPS.Config.ConfigScope]::Open($PSCmdlet, $Backend, $PSBoundParameters)
+    }
+    catch {
+        $__joblibError = $_.Exception
+        while ($__joblibError -and -not ($__joblibError -is [System.Management.Automation.IContainsErrorRecord] -and $__joblibError -isnot [System.Management.Automation.MethodInvocationException])) { $__joblibError = $__joblibError.InnerException }
+        $PSCmdlet.ThrowTerminatingError($(if ($__joblibError) { $__joblibError.ErrorRecord } else { $_ }))
     }
     try {
         . $ScriptBlock

@@ -10,20 +10,14 @@ BeforeDiscovery {
     # caller's location.
     # ScriptMethods: a backend written without a class, examples/ThreadPoolBackend.ScriptMethods.ps1 (registered as
     # 'custom' by the example), so the adapter that calls script methods is held to the same contract.
-    $Backends = @(
-        @{ Backend = 'sequential'; NJobs = 1; InProcess = $true; Remote = $false; ScriptMethods = $false }
-        @{ Backend = 'threading'; NJobs = 2; InProcess = $true; Remote = $false; ScriptMethods = $false }
-        @{ Backend = 'script-methods thread pool'; NJobs = 2; InProcess = $true; Remote = $false; ScriptMethods = $true }
-        @{ Backend = 'loky'; NJobs = 2; InProcess = $false; Remote = $false; ScriptMethods = $false }
-        # Starts two fresh pwsh processes per call: the slowest entry (about a minute on a quiet 2-core machine).
-        @{ Backend = 'multiprocessing'; NJobs = 2; InProcess = $false; Remote = $false; ScriptMethods = $false }
-    )
-    if (Test-Path -LiteralPath '/usr/sbin/sshd') {
-        $Backends += @{ Backend = 'remote'; NJobs = 2; InProcess = $false; Remote = $true; ScriptMethods = $false }
-    }
-    else {
-        Write-Warning 'The remote backend is left out of the contract: /usr/sbin/sshd is missing (.ci/run installs openssh-server).'
-    }
+    # The list is shared with the xunit contract suite: tests/ContractBackends.json.
+    $Backends = @(foreach ($entry in (Get-Content -LiteralPath (Join-Path $PSScriptRoot '../ContractBackends.json') -Raw | ConvertFrom-Json).Backends) {
+        if ($entry.Needs -eq 'sshd' -and -not (Test-Path -LiteralPath '/usr/sbin/sshd')) {
+            Write-Warning "The backend '$($entry.Backend)' is left out of the contract: /usr/sbin/sshd is missing (.ci/run installs openssh-server)."
+            continue
+        }
+        @{ Backend = $entry.Backend; NJobs = $entry.NJobs; InProcess = $entry.InProcess; Remote = $entry.Needs -eq 'sshd'; ScriptMethods = $entry.Needs -eq 'example' }
+    })
 }
 
 BeforeAll {

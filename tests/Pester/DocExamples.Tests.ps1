@@ -58,7 +58,9 @@ BeforeDiscovery {
         $examples
     }
 
-    $pages = @(Get-ChildItem -LiteralPath $docsPath -Filter '*.md' -File | Sort-Object Name | ForEach-Object {
+    # The cmdlet pages, and the about topics that have an '## EXAMPLES' section of the same form.
+    $aboutWithExamples = @(Get-ChildItem -LiteralPath (Join-Path $docsPath '..') -Filter 'about_*.md' -File | Where-Object { Select-String -LiteralPath $_.FullName -Pattern '^## EXAMPLES\s*$' -Quiet })
+    $pages = @(@(Get-ChildItem -LiteralPath $docsPath -Filter '*.md' -File) + $aboutWithExamples | Sort-Object Name | ForEach-Object {
             @{ Page = $_.Name; Examples = @(Get-DocExample -Path $_.FullName) }
         })
 
@@ -214,7 +216,7 @@ Describe 'Backend examples under examples/' {
     }
 }
 
-Describe 'Examples of docs/cmdlets/<Page>' -ForEach $pages {
+Describe 'Examples of <Page>' -ForEach $pages {
     BeforeAll {
         $results = Invoke-PageExample -Examples $Examples
     }

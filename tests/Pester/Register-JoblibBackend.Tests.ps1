@@ -22,6 +22,7 @@ class PoolBackend : JoblibPS.ParallelBackendBase {
 class NeedsArgs : JoblibPS.ParallelBackendBase {
     NeedsArgs([string] $Endpoint, [string] $ApiKey) { }
     [int] EffectiveNJobs([int] $nJobs) { return 1 }
+    [object] Submit([JoblibPS.BatchTask] $task, [Action[object]] $callback) { $result = $task.Invoke(); $callback.Invoke($result); return $result }
 }
 class PollingBackend : JoblibPS.ParallelBackendBase {
     static [int] $Retrieved = 0

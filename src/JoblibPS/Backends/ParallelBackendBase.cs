@@ -10,7 +10,7 @@ namespace JoblibPS
 {
     /// <summary>
     /// The backend contract, member for member joblib's <c>ParallelBackendBase</c> in .NET naming.
-    /// A backend writes <see cref="EffectiveNJobs"/> (abstract) and <see cref="Submit"/> (the default throws: only the
+    /// A backend writes the two abstract members, <see cref="EffectiveNJobs"/> and <see cref="Submit"/> (only the
     /// backend knows where a task runs); every other member has a harmless default.
     /// </summary>
     /// <remarks>
@@ -19,6 +19,10 @@ namespace JoblibPS
     /// <see cref="Submit"/>, which a backend may call from any thread; the engine marshals the completion
     /// back to the pipeline thread before it calls <see cref="RetrieveResultCallback"/> or
     /// <see cref="RetrieveResult"/>. A backend written as a PowerShell class therefore needs no locking.
+    /// Failing cleanly: a member may throw an exception that carries an ErrorRecord (IContainsErrorRecord); the call
+    /// then fails with that record and its id. Any other exception from a member breaks the contract
+    /// (<see cref="ErrorIds.BackendContract"/>). The capability flags have public setters because PowerShell classes
+    /// cannot reach protected members; only the backend itself should set them, in its constructor.
     /// Lifetime: one instance serves one call, or every call inside one Use-JoblibConfig scope. Per call the
     /// engine calls Configure, StartCall, Submit..., StopCall; Terminate ends the instance (at the end of a
     /// one-off call, or when the scope that created it ends).
@@ -95,10 +99,7 @@ namespace JoblibPS
         /// </summary>
         /// <param name="task">A batch of items. It converts to <c>Func&lt;object&gt;</c>; <c>task.Invoke()</c> runs it on the calling thread and returns its result. It never throws for an error in the user's script: the error travels in the result.</param>
         /// <param name="callback">Call it with the future once the task is done.</param>
-        public virtual object Submit(BatchTask task, Action<object> callback)
-        {
-            throw new NotSupportedException($"The backend '{GetType().Name}' does not implement Submit.");
-        }
+        public abstract object Submit(BatchTask task, Action<object> callback);
 
         /// <summary>
         /// Returns the task's result (the object <c>task.Invoke()</c> returned) from a completed future.

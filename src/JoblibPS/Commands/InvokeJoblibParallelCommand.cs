@@ -106,10 +106,7 @@ namespace JoblibPS.Commands
                 PreDispatch = PreDispatch,
             };
 
-            if (Bound(nameof(NJobs)) && NJobs == 0)
-            {
-                Fail(ErrorIds.InvalidNJobs, "-NJobs 0 has no meaning. Give a positive number of jobs, -1 for all CPUs, or -k for all CPUs but k-1.", NJobs);
-            }
+            if (Bound(nameof(NJobs)) && ConfigResolver.CheckNJobs(NJobs) is ErrorRecord invalidNJobs) ThrowTerminatingError(invalidNJobs);
             if (!BatchSize.Equals("auto", StringComparison.OrdinalIgnoreCase))
             {
                 if (!int.TryParse(BatchSize, out int fixedSize) || fixedSize < 1)

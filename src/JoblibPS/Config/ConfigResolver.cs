@@ -102,19 +102,15 @@ namespace JoblibPS.Config
             }
             else
             {
-                string name = BackendRegistry.DefaultName;
-                if (string.Equals(result.Prefer, "processes", StringComparison.OrdinalIgnoreCase) && BackendRegistry.Find("loky") != null)
-                {
-                    name = "loky";
-                }
+                string name = PreferredBackendName(result.Prefer, BackendRegistry.DefaultName);
                 result.Backend = BackendRegistry.Create(name, result.BackendArguments);
                 result.Backend.NestingLevel = nestingLevel;
                 result.CallOwnsBackend = true;
             }
 
-            if (string.Equals(result.Require, "sharedmem", StringComparison.OrdinalIgnoreCase) && !result.Backend.SupportsSharedMem)
+            if (RequiresSharedMemInstead(result.Require, result.Backend))
             {
-                result.Notes.Add($"The backend '{result.Backend}' does not share memory with the caller, which -Require sharedmem needs: using 'threading' instead.");
+                result.Notes.Add(SharedMemNote(result.Backend.ToString()));
                 if (result.CallOwnsBackend) result.Backend.Terminate();
                 result.Backend = BackendRegistry.Create("threading", new Hashtable());
                 result.Backend.NestingLevel = nestingLevel;
@@ -127,6 +123,32 @@ namespace JoblibPS.Config
             result.NJobs = nJobs ?? result.Backend.DefaultNJobs;
             if (nJobs == null && result.NJobs == 1) result.Notes.Add(OneJobByDefault(result.Backend));
             return result;
+        }
+
+        /// <summary>The one rule for -NJobs 0, for Invoke-JoblibParallel and Use-JoblibConfig alike: null when the value is fine, else the error.</summary>
+        public static ErrorRecord CheckNJobs(int nJobs)
+        {
+            return nJobs != 0 ? null : ErrorRecords.Argument(ErrorIds.InvalidNJobs, "-NJobs 0 has no meaning. Give a positive number of jobs, -1 for all CPUs, or -k for all CPUs but k-1.", 0);
+        }
+
+        /// <summary>The backend -Prefer asks for when no backend is named: loky for processes (when registered), else the default.</summary>
+        public static string PreferredBackendName(string prefer, string fallback)
+        {
+            if (string.Equals(prefer, "processes", StringComparison.OrdinalIgnoreCase) && BackendRegistry.Find("loky") != null) return "loky";
+            if (string.Equals(prefer, "threads", StringComparison.OrdinalIgnoreCase) && BackendRegistry.Find("threading") != null) return "threading";
+            return fallback;
+        }
+
+        /// <summary>True when -Require sharedmem rules out <paramref name="backend"/>, which must then give way to threading.</summary>
+        public static bool RequiresSharedMemInstead(string require, ParallelBackendBase backend)
+        {
+            return string.Equals(require, "sharedmem", StringComparison.OrdinalIgnoreCase) && backend != null && !backend.SupportsSharedMem;
+        }
+
+        /// <summary>The verbose note when -Require sharedmem replaced a backend.</summary>
+        public static string SharedMemNote(string backendName)
+        {
+            return $"The backend '{backendName}' does not share memory with the caller, which -Require sharedmem needs: using 'threading' instead.";
         }
 
         /// <summary>

@@ -3,6 +3,8 @@ using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 
+using JoblibPS.Dispatch;
+
 namespace JoblibPS.Config
 {
     /// <summary>
@@ -30,16 +32,14 @@ namespace JoblibPS.Config
         /// Opens a scope for the function's bound parameters. Returns the scope, or an ErrorRecord for the function
         /// to throw (so its FullyQualifiedErrorId names Use-JoblibConfig). Called on the pipeline thread.
         /// </summary>
-        public static object Open(PSCmdlet cmdlet, object backend, IDictionary bound)
+        public static ConfigScope Open(PSCmdlet cmdlet, object backend, IDictionary bound)
         {
             var frame = new ConfigFrame { OwnsBackend = true };
             if (bound.Contains("NJobs"))
             {
                 int nJobs = LanguagePrimitives.ConvertTo<int>(bound["NJobs"]);
-                if (nJobs == 0)
-                {
-                    return ErrorRecords.Argument(ErrorIds.InvalidNJobs, "-NJobs 0 has no meaning. Give a positive number of jobs, -1 for all CPUs, or -k for all CPUs but k-1.", 0);
-                }
+                ErrorRecord invalid = ConfigResolver.CheckNJobs(nJobs);
+                if (invalid != null) throw new TerminatingErrorException(invalid);
                 frame.NJobs = nJobs;
             }
             if (bound.Contains("Prefer")) frame.Prefer = bound["Prefer"]?.ToString();
@@ -64,16 +64,11 @@ namespace JoblibPS.Config
                 }
                 else if (backend != null)
                 {
-                    return new ErrorRecord(new InvalidBackendValueException(backend), ErrorIds.InvalidBackend, ErrorCategory.InvalidArgument, backend);
+                    throw new TerminatingErrorException(new ErrorRecord(new InvalidBackendValueException(backend), ErrorIds.InvalidBackend, ErrorCategory.InvalidArgument, backend));
                 }
                 else if (frame.Prefer != null)
                 {
-                    string preferred = frame.Prefer.Equals("processes", StringComparison.OrdinalIgnoreCase) ? "loky" : "threading";
-                    if (BackendRegistry.Find(preferred) == null)
-                    {
-                        cmdlet.WriteVerbose($"-Prefer {frame.Prefer} asks for the backend '{preferred}', which is not registered: using 'threading'.");
-                        preferred = "threading";
-                    }
+                    string preferred = ConfigResolver.PreferredBackendName(frame.Prefer, "threading");
                     frame.Backend = BackendRegistry.Create(preferred, frame.BackendArguments);
                     frame.BackendName = preferred;
                     created = true;
@@ -82,9 +77,9 @@ namespace JoblibPS.Config
                 if (frame.Backend != null)
                 {
                     frame.Backend.NestingLevel = ConfigResolver.CurrentNestingLevel(ConfigScopes.Of(Runspace.DefaultRunspace));
-                    if (string.Equals(frame.Require, "sharedmem", StringComparison.OrdinalIgnoreCase) && !frame.Backend.SupportsSharedMem)
+                    if (ConfigResolver.RequiresSharedMemInstead(frame.Require, frame.Backend))
                     {
-                        cmdlet.WriteVerbose($"The backend '{frame.BackendName}' does not share memory with the caller, which -Require sharedmem needs: using 'threading' instead.");
+                        cmdlet.WriteVerbose(ConfigResolver.SharedMemNote(frame.BackendName));
                         if (created) frame.Backend.Terminate();
                         frame.Backend = BackendRegistry.Create("threading", new Hashtable());
                         frame.BackendName = "threading";
@@ -93,10 +88,10 @@ namespace JoblibPS.Config
                     ConfigResolver.CheckSupported(frame.Backend, frame.InnerMaxNumThreads);
                 }
             }
-            catch (Exception ex) when (!(ex is PipelineStoppedException))
+            catch (Exception ex) when (!(ex is PipelineStoppedException) && !(ex is TerminatingErrorException))
             {
                 if (created) SafeTerminate(frame.Backend, cmdlet);
-                return ErrorRecords.BackendCreation(ex, backend);
+                throw new TerminatingErrorException(ErrorRecords.BackendCreation(ex, backend));
             }
 
             Runspace runspace = Runspace.DefaultRunspace;

@@ -224,10 +224,13 @@ namespace JoblibPS.Dispatch
             return true;
         }
 
-        /// <summary>Submits the first retry that is due, when the window has room.</summary>
+        /// <summary>
+        /// Submits the first retry that is due, when a worker is free in the window. The reorder limit does not hold
+        /// it back: in ordered output the spans waiting to be written may be waiting for this very one.
+        /// </summary>
         private bool TrySubmitRetry()
         {
-            if (_retries.Count == 0 || _failure != null || WindowFull) return false;
+            if (_retries.Count == 0 || _failure != null || _running >= _window) return false;
             long now = _clock.ElapsedTicks;
             Span due = _retries.FirstOrDefault(s => s.DueTicks <= now);
             if (due == null) return false;
@@ -326,9 +329,10 @@ namespace JoblibPS.Dispatch
                 _batchSizeStale = true;
                 span.Result = result;
                 span.WriteCount = result.Outcome == BatchOutcome.Completed ? span.Count : result.CompleteItems;
-                if (result.Outcome != BatchOutcome.Completed && _failure == null && !_stop.IsCancellationRequested)
+                if (result.Outcome != BatchOutcome.Completed && !_stop.IsCancellationRequested)
                 {
-                    HandleFailedItem(span, result);
+                    if (_failure == null) HandleFailedItem(span, result);
+                    else if (result.Outcome != BatchOutcome.Stopped) RecordFailure(FinalFailure(span, result));
                 }
             }
             // A call that fails writes what comes before the failure itself (see FailCall).
@@ -389,6 +393,13 @@ namespace JoblibPS.Dispatch
             _output.Split(span, parts);
         }
 
+        /// <summary>While the call already fails: a further failure, which replaces the recorded one when it comes earlier in ordered output.</summary>
+        private Failure FinalFailure(Span span, BatchResult result)
+        {
+            int failed = Math.Max(0, Math.Min(span.Count - 1, result.FailedItem));
+            return new Failure(span, ErrorOf(result, span.Items[failed]), span.First + failed);
+        }
+
         /// <summary>Items <paramref name="offset"/> on of a span, as a span that runs again now (first attempt: they did not fail).</summary>
         private Span Resubmitted(Span span, int offset, int count)
         {
@@ -446,14 +457,18 @@ namespace JoblibPS.Dispatch
         {
             _pending.Clear();
             _retries.Clear();
+            if (_request.Ordered)
+            {
+                // An earlier item may fail too meanwhile: RecordFailure keeps the earliest, which the error is then about.
+                while (_inFlight.Values.Any(s => s.First < _failure.Span.First) && !_stop.IsCancellationRequested)
+                {
+                    WaitForCompletion();
+                    ProcessCompletions();
+                }
+            }
             Failure failure = _failure;
             if (_request.Ordered)
             {
-                while (_inFlight.Values.Any(s => s.First < failure.Span.First) && !_stop.IsCancellationRequested)
-                {
-                    WaitForCompletion();
-                    ProcessCompletionsQuietly();
-                }
                 _output.WriteReady(record => StreamRecords.Write(record, CheckedWriter()), record => CheckedWriter().WriteError(record), _policy.CountDone, before: failure.Span.First);
             }
             if (failure.Span.Result != null)
@@ -462,14 +477,6 @@ namespace JoblibPS.Dispatch
             }
             _session.Abort();
             throw new TerminatingErrorException(failure.Record);
-        }
-
-        /// <summary>While failing: takes completions in, without acting on further failures (the first one decides).</summary>
-        private void ProcessCompletionsQuietly()
-        {
-            Failure first = _failure;
-            ProcessCompletions();
-            _failure = first;
         }
 
         private void Wake()

@@ -7,7 +7,7 @@ namespace JoblibPS.Dispatch
     /// joblib's pre_dispatch language: an integer, 'all', or arithmetic (+ - * / // and parentheses) on integers
     /// and the name n_jobs. Parsed here, never evaluated as PowerShell.
     /// </summary>
-    public static class PreDispatchExpression
+    internal static class PreDispatchExpression
     {
         /// <summary>The value that stands for 'all' (no limit).</summary>
         public const int All = int.MaxValue;

@@ -8,7 +8,8 @@ namespace JoblibPS
     /// <summary>Builds the ErrorRecords JoblibPS reports, so ids, categories and messages live in one place.</summary>
     internal static class ErrorRecords
     {
-        private static readonly FieldInfo ScriptStackTraceField =
+        // No public way: ErrorRecord has no setter for ScriptStackTrace, and the record must keep the worker's trace.
+        internal static readonly FieldInfo ScriptStackTraceField =
             typeof(ErrorRecord).GetField("_scriptStackTrace", BindingFlags.Instance | BindingFlags.NonPublic);
 
         /// <summary>The ErrorRecord an exception from a worker invocation carries, or one made for it.</summary>

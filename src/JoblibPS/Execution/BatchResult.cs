@@ -61,7 +61,7 @@ namespace JoblibPS
             var records = new List<PSObject>();
             var starts = new List<int>(task.Count);
             string marker = task.Marker;
-            string endMarker = marker + "|end";
+            string endMarker = marker + WorkerDriver.ItemsEndSuffix;
             bool ranToEnd = false;
             var truncated = new bool[1];
             if (output != null)

@@ -239,7 +239,7 @@ namespace JoblibPS
                 watchdog = new Timer(_ => CheckItemTimeout(), null, period, period);
             }
 
-            WorkerDriver.AddTo(ps, this, runspace, log);
+            WorkerDriver.AddTo(ps, this, runspace, outOfProcess, log);
             Exception failure = null;
             lock (_gate)
             {
@@ -250,7 +250,7 @@ namespace JoblibPS
                 }
                 _running = ps;
             }
-            var contextToken = WorkerContext.Enter(runspace, this);
+            int contextToken = outOfProcess ? -1 : WorkerContext.Enter(runspace, this);
             try
             {
                 ps.Invoke(null, output);

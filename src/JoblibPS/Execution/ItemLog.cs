@@ -14,9 +14,9 @@ namespace JoblibPS.Execution
     /// marker record the driver writes before each item in another process (see <see cref="WorkerDriver"/>): a
     /// method call costs a fraction of a record written to the output collection, and the batch's records then hold
     /// only what the user's block wrote (measured with bench/Invoke-Benchmark.ps1, W1).
-    /// Public because PowerShell calls it from the driver script; not meant for other use.
+    /// PowerShell calls its public methods from the driver script (a type need not be public for that).
     /// </remarks>
-    public sealed class ItemLog
+    internal sealed class ItemLog
     {
         private readonly PSDataCollection<PSObject> _output;
         private readonly BatchTask _task;

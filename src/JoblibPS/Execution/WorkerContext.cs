@@ -9,10 +9,10 @@ namespace JoblibPS.Execution
     /// </summary>
     internal static class WorkerContext
     {
-        /// <summary>Pushes the batch's frame on <paramref name="runspace"/> (a local runspace; others carry it in the driver's parameters). Returns the token for <see cref="Exit"/>.</summary>
+        /// <summary>Pushes the batch's frame on <paramref name="runspace"/>, a runspace of this process (one in another process gets it in the driver's parameters). Returns the token for <see cref="Exit"/>.</summary>
         public static int Enter(Runspace runspace, BatchTask task)
         {
-            if (runspace == null || task.NestedBackend == null || runspace.RunspaceIsRemote)
+            if (runspace == null || task.NestedBackend == null)
             {
                 return -1;
             }

@@ -48,57 +48,8 @@ namespace JoblibPS.Execution
         /// </summary>
         public const string FunctionName = "__JoblibDriver";
 
-        public const string Text = @"param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested, $__JoblibLog, $__JoblibInitState)
-$ErrorActionPreference, $WarningPreference, $VerbosePreference, $DebugPreference, $InformationPreference, $WhatIfPreference, $ConfirmPreference = $__JoblibPreferences
-$ProgressPreference = 'SilentlyContinue'
-if ($__JoblibInitState) {
-    foreach ($__JoblibEntry in $__JoblibInitState.Variables) { Set-Variable -Name $__JoblibEntry[0] -Value $__JoblibEntry[1] }
-    foreach ($__JoblibEntry in $__JoblibInitState.Functions) { $null = Set-Item -LiteralPath ('function:' + $__JoblibEntry[0]) -Value $__JoblibEntry[1] }
-}
-if ($__JoblibLocation -and $__JoblibLocation -cne $PWD.ProviderPath) { Set-Location -LiteralPath $__JoblibLocation }
-function __JoblibRun {
-    if ($__JoblibPerItem) {
-        $__JoblibBlock = [scriptblock]::Create($__JoblibScript)
-        foreach ($_ in $__JoblibItems) { if ($__JoblibLog) { $__JoblibLog.Next() } else { $__JoblibMarker }; do { & $__JoblibBlock $_ @__JoblibArguments } while ($false) }
-    } else {
-        $__JoblibStart = if ($__JoblibLog) { '$__JoblibLog.Next()' } else { '$__JoblibMarker' }
-        $__JoblibBlock = [scriptblock]::Create('process { ' + $__JoblibStart + '; do { ' + $__JoblibScript + ""`n} while (`$false) }"")
-        $__JoblibItems | & $__JoblibBlock
-    }
-    if ($__JoblibLog) { $__JoblibLog.End() } else { $__JoblibMarker + '|end' }
-}
-function __JoblibRemote {
-    # Arrays arrive as ArrayLists (PowerShell's deserializer): items and arguments get back the array type they had.
-    $__JoblibItems = @(foreach ($__JoblibValue in $__JoblibItems) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
-    $__JoblibArguments = @(foreach ($__JoblibValue in $__JoblibArguments) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
-    $__JoblibFrames = 'JoblibPS.Backends.Process.RemoteWorkerFrame' -as [type]
-    if ($__JoblibNested -and $__JoblibFrames) { $__JoblibFrames::Enter($__JoblibNested) }
-    $__JoblibProgress = if ($__JoblibFrames) { $__JoblibFrames::Progress }
-    $__JoblibChunk = [System.Collections.Generic.List[object]]::new()
-    $__JoblibChunk.Add($__JoblibMarker + ':chunk')
-    # No try/finally here: a try anywhere up the call stack turns the block's statement-terminating errors
-    # into terminating ones. After a throw, exit or stop the caller fetches what is gathered from this global.
-    $global:__JoblibPendingChunk = $__JoblibChunk
-    __JoblibRun *>&1 | & { process {
-        $__JoblibChunk.Add($_)
-        if ($_ -is [string] -and $_ -ceq $__JoblibMarker) {
-            if ($__JoblibProgress) { $__JoblibProgress.ItemStarted() }
-            if ($__JoblibCollect -eq 2) {
-                $__JoblibChunk.Add($__JoblibMarker + ':sent')
-                , $__JoblibChunk.ToArray()
-                $__JoblibChunk.Clear()
-                $__JoblibChunk.Add($__JoblibMarker + ':chunk')
-            }
-        }
-    } }
-    Remove-Variable -Name __JoblibPendingChunk -Scope Global -ErrorAction Ignore
-    if ($__JoblibNested -and $__JoblibFrames) { $__JoblibFrames::Exit() }
-    $__JoblibChunk.Add($__JoblibMarker + ':done')
-    , $__JoblibChunk.ToArray()
-}
-if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
-";
-
+        /// <summary>The driver script (WorkerDriver.ps1, compiled in as a resource).</summary>
+        public static readonly string Text = LoadText();
         /// <summary>Runspaces known to hold <see cref="Text"/> as the global function <see cref="FunctionName"/>.</summary>
         private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Runspace, object> Holders =
             new System.Runtime.CompilerServices.ConditionalWeakTable<Runspace, object>();
@@ -135,13 +86,33 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
         }
 
         /// <summary>What follows the marker in the first element of a chunk of records gathered in an out-of-process worker.</summary>
-        public const string ChunkSuffix = ":chunk";
+        public static readonly string ChunkSuffix = Sentinel("ChunkStart");
 
         /// <summary>What follows the marker in the last element of a chunk that arrived whole.</summary>
-        public const string ChunkEndSuffix = ":sent";
+        public static readonly string ChunkEndSuffix = Sentinel("ChunkEnd");
 
         /// <summary>What follows the marker in the last element of the chunk that ends a batch that ran to its end.</summary>
-        public const string BatchEndSuffix = ":done";
+        public static readonly string BatchEndSuffix = Sentinel("BatchEnd");
+
+        /// <summary>What follows the marker in the record that says every item of the batch ran (its items did not call exit).</summary>
+        public static readonly string ItemsEndSuffix = Sentinel("ItemsEnd");
+
+        private static string LoadText()
+        {
+            using (System.IO.Stream stream = typeof(WorkerDriver).Assembly.GetManifestResourceStream("JoblibPS.WorkerDriver.ps1"))
+            using (var reader = new System.IO.StreamReader(stream ?? throw new InvalidOperationException("JoblibPS.dll lacks its resource JoblibPS.WorkerDriver.ps1.")))
+            {
+                return reader.ReadToEnd();
+            }
+        }
+
+        /// <summary>A sentinel as the driver spells it (<c>$__Joblib&lt;name&gt; = '...'</c>), so it is defined in the driver only.</summary>
+        private static string Sentinel(string name)
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(Text, @"(?m)^\$__Joblib" + name + @" = '([^']*)'\r?$");
+            if (!match.Success) throw new InvalidOperationException($"WorkerDriver.ps1 does not define the sentinel $__Joblib{name}.");
+            return match.Groups[1].Value;
+        }
 
         /// <summary>True when <paramref name="output"/> holds the chunk that ends a batch run to its end.</summary>
         public static bool HasLastChunk(IEnumerable<PSObject> output, string marker)
@@ -235,9 +206,8 @@ if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
         /// <see cref="FunctionName"/> calls it; another runspace of this process runs it as a script block parsed once
         /// for that runspace, so a batch parses two lines instead of the whole driver; any other gets the text.
         /// </summary>
-        public static void AddTo(PowerShell ps, BatchTask task, Runspace runspace, ItemLog log = null)
+        public static void AddTo(PowerShell ps, BatchTask task, Runspace runspace, bool outOfProcess, ItemLog log = null)
         {
-            bool outOfProcess = runspace != null && runspace.RunspaceIsRemote;
             bool asFunction = HoldsDriver(runspace);
             if (!asFunction && !outOfProcess && runspace != null)
             {

@@ -60,7 +60,7 @@ namespace JoblibPS.Output
         private const string DeserializedPrefix = "Deserialized.System.Management.Automation.";
 
         /// <summary>PowerShell's own rebuilding of a remote ErrorRecord (internal; null when absent, then a public fallback is used).</summary>
-        private static readonly MethodInfo ErrorRecordFromRemoting =
+        internal static readonly MethodInfo ErrorRecordFromRemoting =
             typeof(ErrorRecord).GetMethod("FromPSObjectForRemoting", BindingFlags.NonPublic | BindingFlags.Static, null, new[] { typeof(PSObject) }, null);
 
         private static bool WriteDeserialized(PSObject record, IPipelineWriter writer)

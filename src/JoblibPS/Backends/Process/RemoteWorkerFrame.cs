@@ -14,8 +14,7 @@ namespace JoblibPS.Backends.Process
     /// runspaces, so an Invoke-JoblibParallel call made by an item follows the outer backend's GetNestedBackend
     /// (threading at the first level, sequential below). Not meant to be called by users.
     /// </summary>
-    [EditorBrowsable(EditorBrowsableState.Never)]
-    public static class RemoteWorkerFrame
+    internal static class RemoteWorkerFrame
     {
         private static readonly Lazy<WorkerProgress> ProgressFile = new Lazy<WorkerProgress>(WorkerProgress.OpenFromEnvironment);
 

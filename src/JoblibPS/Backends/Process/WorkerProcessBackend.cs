@@ -34,8 +34,6 @@ namespace JoblibPS.Backends.Process
         /// <summary>The longest Configure waits for workers to start when the call has -TimeoutSeconds (a loaded machine may take 20 s).</summary>
         private static readonly TimeSpan WorkerStartLimit = TimeSpan.FromSeconds(60);
 
-        private ErrorRecord _depthError;
-
         internal WorkerProcessBackend(ProcessBackendOptions options, int nestingLevel) : base(nestingLevel)
         {
             Options = options ?? throw new ArgumentNullException(nameof(options));
@@ -69,8 +67,8 @@ namespace JoblibPS.Backends.Process
             {
                 throw new FallbackToBackendException(new Sequential.SequentialBackend(NestingLevel));
             }
-            _depthError = DepthError();
-            if (_depthError != null) return n;
+            ErrorRecord depthError = DepthError();
+            if (depthError != null) throw new TerminatingErrorException(depthError);
             WorkerPool pool = AcquirePool(out ProcessWorkerKind kind);
             if (pool != Pool)
             {
@@ -91,12 +89,6 @@ namespace JoblibPS.Backends.Process
                 pool.WaitReady(WorkerStartLimit);
             }
             return n;
-        }
-
-        /// <summary>Refuses the call when it would nest worker processes deeper than the limit.</summary>
-        public override void StartCall()
-        {
-            if (_depthError != null) throw new TerminatingErrorException(_depthError);
         }
 
         /// <summary>Queues the batch for the next free worker.</summary>

@@ -12,8 +12,7 @@ namespace JoblibPS.Backends.Process
     /// The caller resets it before each batch; the worker driver adds one as each item starts (about a
     /// microsecond). One writer at a time: the worker while a batch runs, the caller between batches.
     /// </summary>
-    [EditorBrowsable(EditorBrowsableState.Never)]
-    public sealed class WorkerProgress : IDisposable
+    internal sealed class WorkerProgress : IDisposable
     {
         /// <summary>The environment variable that gives a worker the path of its file.</summary>
         public const string FileVariable = "JOBLIBPS_PROGRESS_FILE";

@@ -30,7 +30,6 @@ namespace JoblibPS.Backends.Remote
     {
         private WorkerPool _pool;
         private RemoteWorkerKind _kind;
-        private ErrorRecord _startError;
 
         /// <summary>Creates a backend with no hosts, only to read its capabilities (Get-JoblibBackend); a call on it fails and says how to name hosts.</summary>
         public RemoteBackend() : this((RemoteBackendOptions)null, 0) { }
@@ -70,13 +69,11 @@ namespace JoblibPS.Backends.Remote
         public override int Configure(int nJobs, ParallelCall parallel, IDictionary backendArgs)
         {
             Parallel = parallel;
-            _startError = null;
             if (Options == null)
             {
-                _startError = new ErrorRecord(
+                throw new TerminatingErrorException(new ErrorRecord(
                     new ArgumentException("This remote backend was made without hosts. Name them with -BackendArgument: Use-JoblibConfig remote -BackendArgument @{ HostName = 'web1', 'web2' } { ... }, or @{ Session = $sessions }."),
-                    ErrorIds.InvalidBackendArgument, ErrorCategory.InvalidArgument, null);
-                return 1;
+                    ErrorIds.InvalidBackendArgument, ErrorCategory.InvalidArgument, null));
             }
             if (_pool != null && _pool.Workers.Count == 0)
             {
@@ -87,18 +84,13 @@ namespace JoblibPS.Backends.Remote
             }
             if (_pool == null)
             {
-                _startError = OpenPool();
-                if (_startError != null) return 1;
+                // A backend fails a call cleanly with an exception that carries its ErrorRecord (see ParallelBackendBase).
+                ErrorRecord startError = OpenPool();
+                if (startError != null) throw new TerminatingErrorException(startError);
             }
             int effective = EffectiveNJobs(nJobs);
             _pool.SetLimit(effective);
             return effective;
-        }
-
-        /// <summary>Fails the call when no host could be reached (the engine only lets errors of StartCall through as they are).</summary>
-        public override void StartCall()
-        {
-            if (_startError != null) throw new TerminatingErrorException(_startError);
         }
 
         /// <summary>Queues the batch for the next free remote worker.</summary>

@@ -1,0 +1,63 @@
+<#
+The driver: runs one batch of items in a worker runspace, wherever that runspace lives (this process, a pwsh
+worker process, a remote host). Compiled into JoblibPS.dll as a resource and held by worker runspaces as the
+function __JoblibDriver; the protocol is described in WorkerDriver.cs.
+#>
+param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested, $__JoblibLog, $__JoblibInitState)
+$ErrorActionPreference, $WarningPreference, $VerbosePreference, $DebugPreference, $InformationPreference, $WhatIfPreference, $ConfirmPreference = $__JoblibPreferences
+$ProgressPreference = 'SilentlyContinue'
+# The sentinels that frame a batch's output after its marker. The engine reads these four lines (WorkerDriver.cs),
+# so they are spelled here only.
+$__JoblibChunkStart = ':chunk'
+$__JoblibChunkEnd = ':sent'
+$__JoblibBatchEnd = ':done'
+$__JoblibItemsEnd = '|end'
+if ($__JoblibInitState) {
+    foreach ($__JoblibEntry in $__JoblibInitState.Variables) { Set-Variable -Name $__JoblibEntry[0] -Value $__JoblibEntry[1] }
+    foreach ($__JoblibEntry in $__JoblibInitState.Functions) { $null = Set-Item -LiteralPath ('function:' + $__JoblibEntry[0]) -Value $__JoblibEntry[1] }
+}
+if ($__JoblibLocation -and $__JoblibLocation -cne $PWD.ProviderPath) { Set-Location -LiteralPath $__JoblibLocation }
+function __JoblibRun {
+    if ($__JoblibPerItem) {
+        $__JoblibBlock = [scriptblock]::Create($__JoblibScript)
+        foreach ($_ in $__JoblibItems) { if ($__JoblibLog) { $__JoblibLog.Next() } else { $__JoblibMarker }; do { & $__JoblibBlock $_ @__JoblibArguments } while ($false) }
+    } else {
+        $__JoblibStart = if ($__JoblibLog) { '$__JoblibLog.Next()' } else { '$__JoblibMarker' }
+        $__JoblibBlock = [scriptblock]::Create('process { ' + $__JoblibStart + '; do { ' + $__JoblibScript + "`n} while (`$false) }")
+        $__JoblibItems | & $__JoblibBlock
+    }
+    if ($__JoblibLog) { $__JoblibLog.End() } else { $__JoblibMarker + $__JoblibItemsEnd }
+}
+function __JoblibRemote {
+    # Arrays arrive as ArrayLists (PowerShell's deserializer): items and arguments get back the array type they had.
+    $__JoblibItems = @(foreach ($__JoblibValue in $__JoblibItems) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
+    $__JoblibArguments = @(foreach ($__JoblibValue in $__JoblibArguments) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
+    # Internal to JoblibPS (PowerShell resolves only public type names): reached through its assembly, when JoblibPS is loaded here.
+    $__JoblibFrames = ('JoblibPS.ParallelBackendBase' -as [type])
+    if ($__JoblibFrames) { $__JoblibFrames = $__JoblibFrames.Assembly.GetType('JoblibPS.Backends.Process.RemoteWorkerFrame') }
+    if ($__JoblibNested -and $__JoblibFrames) { $__JoblibFrames::Enter($__JoblibNested) }
+    $__JoblibProgress = if ($__JoblibFrames) { $__JoblibFrames::Progress }
+    $__JoblibChunk = [System.Collections.Generic.List[object]]::new()
+    $__JoblibChunk.Add($__JoblibMarker + $__JoblibChunkStart)
+    # No try/finally here: a try anywhere up the call stack turns the block's statement-terminating errors
+    # into terminating ones. After a throw, exit or stop the caller fetches what is gathered from this global.
+    $global:__JoblibPendingChunk = $__JoblibChunk
+    __JoblibRun *>&1 | & { process {
+        $__JoblibChunk.Add($_)
+        if ($_ -is [string] -and $_ -ceq $__JoblibMarker) {
+            if ($__JoblibProgress) { $__JoblibProgress.ItemStarted() }
+            if ($__JoblibCollect -eq 2) {
+                $__JoblibChunk.Add($__JoblibMarker + $__JoblibChunkEnd)
+                , $__JoblibChunk.ToArray()
+                $__JoblibChunk.Clear()
+                $__JoblibChunk.Add($__JoblibMarker + $__JoblibChunkStart)
+            }
+        }
+    } }
+    Remove-Variable -Name __JoblibPendingChunk -Scope Global -ErrorAction Ignore
+    if ($__JoblibNested -and $__JoblibFrames) { $__JoblibFrames::Exit() }
+    $__JoblibChunk.Add($__JoblibMarker + $__JoblibBatchEnd)
+    , $__JoblibChunk.ToArray()
+}
+if ($__JoblibCollect) { __JoblibRemote } else { __JoblibRun *>&1 }
+
