@@ -125,7 +125,7 @@ namespace JoblibPS.Commands
             {
                 ThrowTerminatingError(ErrorRecords.BackendCreation(ex, Backend));
             }
-            if (settings.Note != null) WriteVerbose(settings.Note);
+            if (settings.Note != null) CallerStreams.WriteVerbose(this, settings.Note);
 
             _run = new ParallelRun(request, settings, this);
             Guard(() => _run.Start());
@@ -162,7 +162,18 @@ namespace JoblibPS.Commands
 
         void IPipelineWriter.WriteOutput(object value) => WriteObject(value);
 
-        void IPipelineWriter.WriteInformation(InformationRecord record) => WriteInformation(record);
+        // Records from workers and JoblibPS's own lines: never a prompt, and the block's error ids as it wrote them (see CallerStreams).
+        void IPipelineWriter.WriteError(ErrorRecord record) => CallerStreams.WriteError(this, record);
+
+        void IPipelineWriter.WriteWarning(string message) => CallerStreams.WriteWarning(this, message);
+
+        void IPipelineWriter.WriteVerbose(string message) => CallerStreams.WriteVerbose(this, message);
+
+        void IPipelineWriter.WriteDebug(string message) => CallerStreams.WriteDebug(this, message);
+
+        void IPipelineWriter.WriteInformation(InformationRecord record) => CallerStreams.WriteInformation(this, record);
+
+        void IPipelineWriter.WriteProgress(ProgressRecord record) => CallerStreams.WriteProgress(this, record);
 
         private void Guard(Action action)
         {
@@ -188,7 +199,8 @@ namespace JoblibPS.Commands
         /// <summary>
         /// The caller's effective preference for each stream, as the worker should use it: a common parameter
         /// given to this call wins over the caller's preference variable. Inquire becomes Continue (a worker
-        /// cannot ask); the record then reaches the caller, whose own preference applies when it is written.
+        /// cannot ask); the record then reaches the caller, whose own preference applies when it is written (there,
+        /// too, Inquire acts as Continue: see <see cref="CallerStreams"/>).
         /// The order is <see cref="WorkerDriver.PreferenceNames"/>: error, warning, verbose, debug, information.
         /// </summary>
         private string[] CallerPreferences()
