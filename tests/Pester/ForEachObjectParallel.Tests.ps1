@@ -90,6 +90,57 @@ Describe 'Coming from ForEach-Object -Parallel: <Backend>' -ForEach $Backends {
         $run = @{ Backend = $Backend; NJobs = $NJobs }
     }
 
+    Context 'Script blocks never cross runspaces' {
+        It 'refuses a $using: script block (<Form>) with JoblibScriptBlockCannotTravel before any item runs' -ForEach @(
+            @{ Form = 'bare'; Value = { 'caller-only' }; Name = '$using:sb' }
+            @{ Form = 'in a PSObject'; Value = [psobject]{ 'caller-only' }; Name = '$using:sb' }
+            @{ Form = 'in an array'; Value = @(1, { 'caller-only' }); Name = '$using:sb[1]' }
+            @{ Form = 'in a hashtable'; Value = @{ Key = { 'caller-only' } }; Name = '$using:sb[''Key'']' }
+        ) {
+            $sb = $Value
+            $ran = [System.Collections.Concurrent.ConcurrentQueue[int]]::new()
+            $err = $null
+            try { 1..2 | ForEach-Object { $ran.Enqueue($_); $_ } | Invoke-JoblibParallel { & $using:sb } @run } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibScriptBlockCannotTravel,*'
+            $err.Exception.Message | Should -BeLike "$([WildcardPattern]::Escape($Name)) is a script block*"
+            $err.Exception.Message | Should -BeLike '*`[scriptblock`]::Create*' 
+            $ran.Count | Should -Be 0 -Because 'the check runs before the first item is read'
+        }
+
+        It 'refuses a script block in a $using: index expression ($using:table[''k''])' {
+            $table = @{ k = { 'caller-only' } }
+            { 1 | Invoke-JoblibParallel { & $using:table['k'] } @run } | Should -Throw -ErrorId 'JoblibScriptBlockCannotTravel,*'
+        }
+
+        It 'refuses a script block given as input, naming the item''s position' {
+            $err = $null
+            try { 'a', 'b', { 'caller-only' } | Invoke-JoblibParallel { $_ } @run } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibScriptBlockCannotTravel,*'
+            $err.Exception.Message | Should -BeLike 'Input item 3 is a script block*'
+        }
+
+        It 'refuses an input item that holds a script block one level down (a hashtable value)' {
+            $err = $null
+            try { @{ Run = { 'caller-only' } } | Invoke-JoblibParallel { $_ } @run } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibScriptBlockCannotTravel,*'
+            $err.Exception.Message | Should -BeLike 'Input item 1 element `[''Run''`] is a script block*' 
+        }
+
+        It 'refuses a script block in -ArgumentList' {
+            $err = $null
+            try { 1 | Invoke-JoblibParallel { param($x, $f) & $f } -ArgumentList { 'caller-only' } @run } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibScriptBlockCannotTravel,*'
+            $err.Exception.Message | Should -BeLike '-ArgumentList value 0 is a script block*'
+        }
+
+        It 'runs the block''s text rebuilt in the worker, as the error advises' {
+            $text = { "runs-$_-$PID" }.ToString()
+            $out = 1..2 | Invoke-JoblibParallel { $_ | ForEach-Object ([scriptblock]::Create($using:text)) } @run
+            $out | Should -HaveCount 2
+            $out[1] | Should -BeLike 'runs-2-*'
+        }
+    }
+
     Context 'The block''s own records' {
         It 'keeps the FullyQualifiedErrorId of Write-Error as the block wrote it (as ForEach-Object -Parallel does)' {
             $null = 1 | ForEach-Object -Parallel { Write-Error -ErrorId MyId 'with id'; Write-Error 'plain' } -ErrorVariable expected 2>$null

@@ -17,6 +17,7 @@ namespace JoblibPS.Commands
     public sealed class InvokeJoblibParallelCommand : PSCmdlet, IPipelineWriter, IDisposable
     {
         private ParallelRun _run;
+        private long _itemCount;
 
         /// <summary>The script block run for each item.</summary>
         [Parameter(Mandatory = true, Position = 0)]
@@ -106,10 +107,15 @@ namespace JoblibPS.Commands
             {
                 request.UsingValues = UsingValues.Evaluate(ScriptBlock, SessionState);
             }
+            catch (TerminatingErrorException ex)
+            {
+                ThrowTerminatingError(ex.ErrorRecord);
+            }
             catch (UsingVariableUndefinedException ex)
             {
                 ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.UsingVariableUndefined, ErrorCategory.InvalidArgument, ex.Variable));
             }
+            Guard(() => ScriptBlockValues.CheckArguments(request.ArgumentList));
 
             ResolvedSettings settings = null;
             try
@@ -138,7 +144,12 @@ namespace JoblibPS.Commands
             {
                 return;
             }
-            Guard(() => _run.Add(InputObject));
+            _itemCount++;
+            Guard(() =>
+            {
+                ScriptBlockValues.CheckItem(InputObject, _itemCount);
+                _run.Add(InputObject);
+            });
         }
 
         /// <summary>Waits for the rest of the work and writes it.</summary>

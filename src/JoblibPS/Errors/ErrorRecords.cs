@@ -84,6 +84,19 @@ namespace JoblibPS
             return new ErrorRecord(exception, ErrorIds.TaskExited, ErrorCategory.InvalidOperation, item);
         }
 
+        /// <summary>
+        /// The error for a script block handed to workers (see <see cref="ScriptBlockValues"/>): <paramref name="what"/>
+        /// names it ("$using:sb", "Input item 3", "-ArgumentList value 0 element [1]").
+        /// </summary>
+        public static ErrorRecord ScriptBlockCannotTravel(string what, object target)
+        {
+            var exception = new ArgumentException(
+                $"{what} is a script block. A script block cannot go to a worker: it belongs to the runspace that created it (a worker thread would run it " +
+                "against your session, a worker process would get only its text). Pass its text instead ($text = $sb.ToString(), or \"$sb\") and create " +
+                "the block in the worker: & ([scriptblock]::Create($using:text)).");
+            return new ErrorRecord(exception, ErrorIds.ScriptBlockCannotTravel, ErrorCategory.InvalidArgument, target);
+        }
+
         private static bool IsWorkerFailure(ErrorRecord record)
         {
             string id = ErrorId(record);
