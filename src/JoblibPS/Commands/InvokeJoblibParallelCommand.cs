@@ -97,11 +97,8 @@ namespace JoblibPS.Commands
             }
             if (Bound(nameof(TimeoutSeconds)))
             {
-                if (!(TimeoutSeconds > 0) || double.IsInfinity(TimeoutSeconds))
-                {
-                    Fail(ErrorIds.InvalidTimeout, $"-TimeoutSeconds {TimeoutSeconds} is not valid. Give a positive number of seconds.", TimeoutSeconds);
-                }
-                request.Timeout = TimeSpan.FromSeconds(TimeoutSeconds);
+                request.Timeout = ItemTimeout.FromSeconds(TimeoutSeconds, out string error);
+                if (error != null) Fail(ErrorIds.InvalidTimeout, error, TimeoutSeconds);
             }
             try
             {

@@ -112,7 +112,8 @@ namespace JoblibPS.Dispatch
             {
                 throw new TerminatingErrorException(ErrorRecords.BackendContract(_backend, $"Configure returned {_nJobs} jobs; it must return at least 1"));
             }
-            _window = PreDispatchExpression.Evaluate(_request.PreDispatch, _nJobs);
+            try { _window = PreDispatchExpression.Evaluate(_request.PreDispatch, _nJobs); }
+            catch (FormatException ex) { throw new TerminatingErrorException(ErrorRecords.Argument(ErrorIds.InvalidPreDispatch, ex.Message, _request.PreDispatch)); }
             _reorderLimit = (int)Math.Min(int.MaxValue, Math.Max(16L, 4L * _window));
             _backend.ResetBatchSizer();
             Call(() => _backend.StartCall(), "StartCall threw an exception");

@@ -10,9 +10,9 @@ namespace JoblibPS
         public const string InvalidNJobs = "JoblibInvalidNJobs";
         /// <summary>-BatchSize is neither 'auto' nor a positive integer.</summary>
         public const string InvalidBatchSize = "JoblibInvalidBatchSize";
-        /// <summary>-PreDispatch is not in joblib's expression language.</summary>
+        /// <summary>-PreDispatch is not in joblib's expression language, or comes to less than 1 (for the call's number of jobs).</summary>
         public const string InvalidPreDispatch = "JoblibInvalidPreDispatch";
-        /// <summary>-TimeoutSeconds is not a positive number.</summary>
+        /// <summary>-TimeoutSeconds is not from 0.001 to 2147483.647 seconds (see ItemTimeout).</summary>
         public const string InvalidTimeout = "JoblibInvalidTimeout";
         /// <summary>A backend name that is not registered.</summary>
         public const string UnknownBackend = "JoblibUnknownBackend";
