@@ -11,12 +11,17 @@ namespace JoblibPS
         private static readonly FieldInfo ScriptStackTraceField =
             typeof(ErrorRecord).GetField("_scriptStackTrace", BindingFlags.Instance | BindingFlags.NonPublic);
 
-        /// <summary>The ErrorRecord an exception from a worker invocation carries, or one made for it.</summary>
+        /// <summary>
+        /// The ErrorRecord an exception from a worker invocation carries, or one made for it. Its Exception is the
+        /// exception itself, not the ParentContainsErrorRecordException stand-in that PowerShell puts in the record of
+        /// an exception that carries its own (so a transport failure keeps its type and ErrorCode).
+        /// </summary>
         public static ErrorRecord FromWorkerException(Exception exception)
         {
             if (exception is IContainsErrorRecord container && container.ErrorRecord != null)
             {
-                return container.ErrorRecord;
+                ErrorRecord carried = container.ErrorRecord;
+                return carried.Exception is ParentContainsErrorRecordException ? new ErrorRecord(carried, exception) : carried;
             }
             return new ErrorRecord(exception, "JoblibWorkerException", ErrorCategory.NotSpecified, null);
         }
