@@ -197,6 +197,28 @@ Describe 'Invoke-JoblibParallel' {
         }
     }
 
+    Context '[Environment]::Exit in the block' {
+        It 'warns on <Backend> that the block would end this process, and runs nothing else differently' -ForEach @(
+            @{ Backend = 'threading'; NJobs = 2 }
+            @{ Backend = 'sequential'; NJobs = 1 }
+        ) {
+            # The branch that would exit never runs: the warning comes from the block's syntax tree.
+            $all = 1..2 | Invoke-JoblibParallel { if ($_ -gt 10) { [System.Environment]::Exit(3) }; $_ } -Backend $Backend -NJobs $NJobs 3>&1
+            $warnings = @($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] })
+            $warnings.Count | Should -Be 1
+            $warnings[0].Message | Should -BeLike '*calls `[Environment`]::Exit*end this pwsh*'
+            $warnings[0].Message | Should -BeLike "*On the $Backend backend*"
+            @($all | Where-Object { $_ -isnot [System.Management.Automation.WarningRecord] }) | Should -Be @(1, 2)
+        }
+
+        It 'does not warn for a block without it, nor on a process backend' {
+            @(1 | Invoke-JoblibParallel { 'Environment exit is only text here'; [Environment]::ProcessorCount } -NJobs 2 3>&1 |
+                Where-Object { $_ -is [System.Management.Automation.WarningRecord] }) | Should -BeNullOrEmpty
+            @(1 | Invoke-JoblibParallel { if ($_ -gt 10) { [Environment]::Exit(3) }; $_ } -Backend loky -NJobs 2 3>&1 |
+                Where-Object { $_ -is [System.Management.Automation.WarningRecord] }) | Should -BeNullOrEmpty
+        }
+    }
+
     Context 'Nested calls' {
         It 'gives nested calls inside threading workers the threading backend, and sequential one level deeper' {
             $out = 1..2 | Invoke-JoblibParallel {

@@ -132,6 +132,8 @@ namespace JoblibPS.Commands
 
             _run = new ParallelRun(request, settings, this);
             Guard(() => _run.Start());
+            string exitWarning = request.Script.ProcessExitWarning(_run.Backend);
+            if (exitWarning != null) CallerStreams.WriteWarning(this, exitWarning);
         }
 
         /// <summary>Hands each input item to the engine.</summary>
