@@ -217,7 +217,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
         }
 
         It 'honours the caller''s $DebugPreference' {
-            # Not -Debug: under -Debug a compiled cmdlet's own WriteVerbose/WriteDebug asks the user (Inquire) in pwsh 7.6.
+            # -Debug and Inquire (never a prompt) are in ForEachObjectParallel.Tests.ps1.
             $DebugPreference = 'Continue'
             $with = 1..2 | Invoke-JoblibParallel { Write-Debug "worker-debug-$_" } @run 5>&1 | Get-UntaggedText
             $with | Should -Contain 'worker-debug-1'

@@ -154,10 +154,22 @@ Describe 'Invoke-JoblibParallel' {
             @{ PreDispatch = 'rm -rf' }
             @{ PreDispatch = '2**' }
             @{ PreDispatch = '' }
+            @{ PreDispatch = '0' }
+            @{ PreDispatch = '-1' }
         ) {
             $err = $null
             try { 1 | Invoke-JoblibParallel { $_ } -PreDispatch $PreDispatch } catch { $err = $_ }
             $err.FullyQualifiedErrorId | Should -BeLike 'JoblibInvalidPreDispatch,*'
+        }
+
+        It "refuses 'n_jobs-2' at -NJobs 2 (it comes to 0) before any item runs, and takes it at -NJobs 3" {
+            $ran = [System.Collections.Concurrent.ConcurrentQueue[int]]::new()
+            $err = $null
+            try { 1..4 | Invoke-JoblibParallel { ($using:ran).Enqueue($_); $_ } -NJobs 2 -PreDispatch 'n_jobs-2' } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibInvalidPreDispatch,*'
+            $err.Exception.Message | Should -BeLike "*'n_jobs-2' comes to 0 with n_jobs = 2*"
+            $ran.Count | Should -Be 0
+            1..4 | Invoke-JoblibParallel { $_ } -NJobs 3 -PreDispatch 'n_jobs-2' | Should -Be (1..4)
         }
 
         It 'never runs -PreDispatch as PowerShell' {
@@ -174,10 +186,46 @@ Describe 'Invoke-JoblibParallel' {
         It 'refuses -TimeoutSeconds <TimeoutSeconds> with JoblibInvalidTimeout' -ForEach @(
             @{ TimeoutSeconds = 0 }
             @{ TimeoutSeconds = -1 }
+            @{ TimeoutSeconds = 1e300 }
+            @{ TimeoutSeconds = [double]::PositiveInfinity }
+            @{ TimeoutSeconds = [double]::NaN }
+            @{ TimeoutSeconds = 1e-9 }
+            @{ TimeoutSeconds = 2147484 }
         ) {
             $err = $null
             try { 1 | Invoke-JoblibParallel { $_ } -TimeoutSeconds $TimeoutSeconds } catch { $err = $_ }
             $err.FullyQualifiedErrorId | Should -BeLike 'JoblibInvalidTimeout,*'
+            $err.Exception.Message | Should -BeLike '*from 0.001 to 2147483.647*'
+        }
+
+        It 'accepts the shortest and the longest timeout' {
+            1..2 | Invoke-JoblibParallel { $_ } -NJobs 2 -TimeoutSeconds 2147483.647 | Should -Be @(1, 2)
+            $err = $null
+            try { 1 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 500 } -NJobs 2 -TimeoutSeconds 0.001 } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskTimeout,*'
+            $err.Exception.Message | Should -BeLike '*timeout of 0.001 s*'
+        }
+    }
+
+    Context '[Environment]::Exit in the block' {
+        It 'warns on <Backend> that the block would end this process, and runs nothing else differently' -ForEach @(
+            @{ Backend = 'threading'; NJobs = 2 }
+            @{ Backend = 'sequential'; NJobs = 1 }
+        ) {
+            # The branch that would exit never runs: the warning comes from the block's syntax tree.
+            $all = 1..2 | Invoke-JoblibParallel { if ($_ -gt 10) { [System.Environment]::Exit(3) }; $_ } -Backend $Backend -NJobs $NJobs 3>&1
+            $warnings = @($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] })
+            $warnings.Count | Should -Be 1
+            $warnings[0].Message | Should -BeLike '*calls `[Environment`]::Exit*end this pwsh*'
+            $warnings[0].Message | Should -BeLike "*On the $Backend backend*"
+            @($all | Where-Object { $_ -isnot [System.Management.Automation.WarningRecord] }) | Should -Be @(1, 2)
+        }
+
+        It 'does not warn for a block without it, nor on a process backend' {
+            @(1 | Invoke-JoblibParallel { 'Environment exit is only text here'; [Environment]::ProcessorCount } -NJobs 2 3>&1 |
+                Where-Object { $_ -is [System.Management.Automation.WarningRecord] }) | Should -BeNullOrEmpty
+            @(1 | Invoke-JoblibParallel { if ($_ -gt 10) { [Environment]::Exit(3) }; $_ } -Backend loky -NJobs 2 3>&1 |
+                Where-Object { $_ -is [System.Management.Automation.WarningRecord] }) | Should -BeNullOrEmpty
         }
     }
 

@@ -199,6 +199,23 @@ Describe 'Process backends' {
             $err.TargetObject | Should -Be 2
             $out | Should -Be @(1)
         }
+
+        It 'says the input could not travel, naming it, for an item nested 45 hashtables deep; the next call is healthy' {
+            $deep = @{ Level = 0 }
+            foreach ($level in 1..45) { $deep = @{ Level = $level; Inner = $deep } }
+            $err = $null
+            try { 'flat', $deep | Invoke-JoblibParallel { 1 } @loky -BatchSize 2 } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'JoblibValueCannotTravel,*'
+            $err.Exception.Message | Should -BeLike 'The input of item* of the call could not be read by a worker process*the item 1 (*Hashtable), 46 objects deep*'
+            $err.Exception.Message | Should -Not -BeLike '*could not be sent back*'
+            $err.TargetObject | Should -Be $deep
+            1..4 | Invoke-JoblibParallel { $_ } @loky | Should -Be (1..4)
+        }
+
+        It 'delivers [DBNull]::Value as a Deserialized.System.DBNull property bag (documented in about_JoblibPS_Backends)' {
+            $inWorker = [DBNull]::Value | Invoke-JoblibParallel { "$($_ -is [DBNull]) $($_.pstypenames[0])" } @loky
+            $inWorker | Should -Be 'False Deserialized.System.DBNull'
+        }
     }
 
     Context 'Worker environment' {

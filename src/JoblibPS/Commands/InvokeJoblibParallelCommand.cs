@@ -17,6 +17,7 @@ namespace JoblibPS.Commands
     public sealed class InvokeJoblibParallelCommand : PSCmdlet, IPipelineWriter, IDisposable
     {
         private ParallelRun _run;
+        private long _itemCount;
 
         /// <summary>The script block run for each item.</summary>
         [Parameter(Mandatory = true, Position = 0)]
@@ -125,11 +126,8 @@ namespace JoblibPS.Commands
             }
             if (Bound(nameof(TimeoutSeconds)))
             {
-                if (!(TimeoutSeconds > 0) || double.IsInfinity(TimeoutSeconds))
-                {
-                    Fail(ErrorIds.InvalidTimeout, $"-TimeoutSeconds {TimeoutSeconds} is not valid. Give a positive number of seconds.", TimeoutSeconds);
-                }
-                request.Timeout = TimeSpan.FromSeconds(TimeoutSeconds);
+                request.Timeout = ItemTimeout.FromSeconds(TimeoutSeconds, out string error);
+                if (error != null) Fail(ErrorIds.InvalidTimeout, error, TimeoutSeconds);
             }
             if (Retry < 0) Fail(ErrorIds.InvalidRetry, $"-Retry {Retry} is not valid. Give 0 (no retries) or a positive number of retries.", Retry);
             if (!(RetryDelaySeconds >= 0) || double.IsInfinity(RetryDelaySeconds) || RetryDelaySeconds > TimeSpan.MaxValue.TotalSeconds / 1024)
@@ -144,10 +142,15 @@ namespace JoblibPS.Commands
             {
                 request.UsingValues = UsingValues.Evaluate(ScriptBlock, SessionState);
             }
+            catch (TerminatingErrorException ex)
+            {
+                ThrowTerminatingError(ex.ErrorRecord);
+            }
             catch (UsingVariableUndefinedException ex)
             {
                 ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.UsingVariableUndefined, ErrorCategory.InvalidArgument, ex.Variable));
             }
+            Guard(() => ScriptBlockValues.CheckArguments(request.ArgumentList));
 
             ResolvedSettings settings = null;
             try
@@ -163,10 +166,12 @@ namespace JoblibPS.Commands
             {
                 ThrowTerminatingError(ErrorRecords.BackendCreation(ex, Backend));
             }
-            foreach (string note in settings.Notes) WriteVerbose(note);
+            foreach (string note in settings.Notes) CallerStreams.WriteVerbose(this, note);
 
             _run = new ParallelRun(request, settings, this);
             Guard(() => _run.Start());
+            string exitWarning = request.Script.ProcessExitWarning(_run.Backend);
+            if (exitWarning != null) CallerStreams.WriteWarning(this, exitWarning);
         }
 
         /// <summary>Hands each input item to the engine.</summary>
@@ -176,7 +181,12 @@ namespace JoblibPS.Commands
             {
                 return;
             }
-            Guard(() => _run.Add(InputObject));
+            _itemCount++;
+            Guard(() =>
+            {
+                ScriptBlockValues.CheckItem(InputObject, _itemCount);
+                _run.Add(InputObject);
+            });
         }
 
         /// <summary>Waits for the rest of the work and writes it.</summary>
@@ -200,7 +210,18 @@ namespace JoblibPS.Commands
 
         void IPipelineWriter.WriteOutput(object value) => WriteObject(value);
 
-        void IPipelineWriter.WriteInformation(InformationRecord record) => WriteInformation(record);
+        // Records from workers and JoblibPS's own lines: never a prompt, and the block's error ids as it wrote them (see CallerStreams).
+        void IPipelineWriter.WriteError(ErrorRecord record) => CallerStreams.WriteError(this, record);
+
+        void IPipelineWriter.WriteWarning(string message) => CallerStreams.WriteWarning(this, message);
+
+        void IPipelineWriter.WriteVerbose(string message) => CallerStreams.WriteVerbose(this, message);
+
+        void IPipelineWriter.WriteDebug(string message) => CallerStreams.WriteDebug(this, message);
+
+        void IPipelineWriter.WriteInformation(InformationRecord record) => CallerStreams.WriteInformation(this, record);
+
+        void IPipelineWriter.WriteProgress(ProgressRecord record) => CallerStreams.WriteProgress(this, record);
 
         private void Guard(Action action)
         {
@@ -226,7 +247,8 @@ namespace JoblibPS.Commands
         /// <summary>
         /// The caller's effective preference for each stream, as the worker should use it: a common parameter
         /// given to this call wins over the caller's preference variable. Inquire becomes Continue (a worker
-        /// cannot ask); the record then reaches the caller, whose own preference applies when it is written.
+        /// cannot ask); the record then reaches the caller, whose own preference applies when it is written (there,
+        /// too, Inquire acts as Continue: see <see cref="CallerStreams"/>).
         /// The order is <see cref="WorkerDriver.PreferenceNames"/>: error, warning, verbose, debug, information, then
         /// $WhatIfPreference (a boolean: a dry run stays a dry run in the workers) and $ConfirmPreference.
         /// </summary>

@@ -81,14 +81,16 @@ namespace JoblibPS.Dispatch
             _progress = new RunProgress(writer, _clock);
         }
 
-        private ParallelBackendBase Backend => _session.Backend;
+        /// <summary>The backend the call runs on (after any fallback), once started.</summary>
+        public ParallelBackendBase Backend => _session.Backend;
 
         /// <summary>Configures the backend (following fallbacks) and starts the call.</summary>
         public void Start()
         {
             var call = new ParallelCall(_settings.NJobs, _settings.BackendArguments, _settings.InnerMaxNumThreads, _request.Timeout, _request.Ordered, _request.BatchSizeText, _request.PreDispatch, _stop.Token);
             _session.Start(call);
-            _window = PreDispatchExpression.Evaluate(_request.PreDispatch, _session.NJobs);
+            try { _window = PreDispatchExpression.Evaluate(_request.PreDispatch, _session.NJobs); }
+            catch (FormatException ex) { throw new TerminatingErrorException(ErrorRecords.Argument(ErrorIds.InvalidPreDispatch, ex.Message, _request.PreDispatch)); }
             _reorderLimit = (int)Math.Min(int.MaxValue, Math.Max(16L, 4L * _window));
             _lastActivityTicks = _clock.ElapsedTicks;
             // Work that must run on this runspace's thread (a nested call's backend factory) wakes the wait loop.

@@ -12,15 +12,30 @@ namespace JoblibPS.Dispatch
         /// <summary>The value that stands for 'all' (no limit).</summary>
         public const int All = int.MaxValue;
 
-        /// <summary>Checks the expression's syntax without a value for n_jobs; throws <see cref="FormatException"/> saying what is wrong.</summary>
+        /// <summary>
+        /// Checks the expression before n_jobs is known; throws <see cref="FormatException"/> saying what is wrong: its
+        /// syntax, or a value below 1 when it does not depend on n_jobs ('0', '-1').
+        /// </summary>
         public static void Validate(string expression)
         {
-            Evaluate(expression, 1);
+            Evaluate(expression, 1, false, out bool usesNJobs, out double value);
+            if (!usesNJobs) CheckValue(expression, value, null);
         }
 
-        /// <summary>Evaluates the expression for <paramref name="nJobs"/>; the result is at least 1, or <see cref="All"/>.</summary>
+        /// <summary>
+        /// Evaluates the expression for <paramref name="nJobs"/>: a number of batches of at least 1 (the value rounded
+        /// down), or <see cref="All"/>. Throws <see cref="FormatException"/> for bad syntax and for a value below 1
+        /// (joblib cannot dispatch less than one batch ahead either: 'n_jobs-2' is refused at -NJobs 2).
+        /// </summary>
         public static int Evaluate(string expression, int nJobs)
         {
+            return Evaluate(expression, nJobs, true, out _, out _);
+        }
+
+        private static int Evaluate(string expression, int nJobs, bool checkValue, out bool usesNJobs, out double value)
+        {
+            usesNJobs = false;
+            value = All;
             if (string.IsNullOrWhiteSpace(expression))
             {
                 throw new FormatException("The pre-dispatch expression is empty.");
@@ -30,13 +45,23 @@ namespace JoblibPS.Dispatch
                 return All;
             }
             var parser = new Parser(expression, nJobs);
-            double value = parser.ParseExpression();
+            value = parser.ParseExpression();
             parser.ExpectEnd();
+            usesNJobs = parser.UsesNJobs;
             if (double.IsNaN(value) || double.IsInfinity(value))
             {
                 throw new FormatException($"The pre-dispatch expression '{expression}' has no finite value.");
             }
+            if (checkValue) CheckValue(expression, value, nJobs);
             return (int)Math.Max(1, Math.Min(All - 1, Math.Floor(value)));
+        }
+
+        private static void CheckValue(string expression, double value, int? nJobs)
+        {
+            if (Math.Floor(value) >= 1) return;
+            string at = nJobs.HasValue ? $" with n_jobs = {nJobs}" : string.Empty;
+            throw new FormatException(
+                $"The pre-dispatch expression '{expression}' comes to {Math.Floor(value).ToString(CultureInfo.InvariantCulture)}{at}: it must come to at least 1 (the number of batches dispatched ahead). Use 'all', a positive integer, or an expression such as '2*n_jobs'.");
         }
 
         private sealed class Parser
@@ -50,6 +75,9 @@ namespace JoblibPS.Dispatch
                 _text = text;
                 _nJobs = nJobs;
             }
+
+            /// <summary>True once the expression read the name n_jobs.</summary>
+            public bool UsesNJobs { get; private set; }
 
             public double ParseExpression()
             {
@@ -116,6 +144,7 @@ namespace JoblibPS.Dispatch
                 if (string.Compare(_text, _pos, "n_jobs", 0, 6, StringComparison.OrdinalIgnoreCase) == 0)
                 {
                     _pos += 6;
+                    UsesNJobs = true;
                     return _nJobs;
                 }
                 throw Error(_pos < _text.Length ? $"unexpected '{_text[_pos]}' at position {_pos + 1}" : "it ends too early");

@@ -10,9 +10,9 @@ namespace JoblibPS
         public const string InvalidNJobs = "JoblibInvalidNJobs";
         /// <summary>-BatchSize is neither 'auto' nor a positive integer.</summary>
         public const string InvalidBatchSize = "JoblibInvalidBatchSize";
-        /// <summary>-PreDispatch is not in joblib's expression language.</summary>
+        /// <summary>-PreDispatch is not in joblib's expression language, or comes to less than 1 (for the call's number of jobs).</summary>
         public const string InvalidPreDispatch = "JoblibInvalidPreDispatch";
-        /// <summary>-TimeoutSeconds is not a positive number.</summary>
+        /// <summary>-TimeoutSeconds is not from 0.001 to 2147483.647 seconds (see ItemTimeout).</summary>
         public const string InvalidTimeout = "JoblibInvalidTimeout";
         /// <summary>A backend name that is not registered.</summary>
         public const string UnknownBackend = "JoblibUnknownBackend";
@@ -50,6 +50,8 @@ namespace JoblibPS
         public const string ProcessNestingTooDeep = "JoblibProcessNestingTooDeep";
         /// <summary>An item, -ArgumentList or <c>$using:</c> value could not be serialized to a worker process, or a batch's output could not be serialized back.</summary>
         public const string ValueCannotTravel = "JoblibValueCannotTravel";
+        /// <summary>A <c>$using:</c> value, an -ArgumentList value or an input item is (or directly holds) a script block, which cannot go to a worker.</summary>
+        public const string ScriptBlockCannotTravel = "JoblibScriptBlockCannotTravel";
         /// <summary>The remote backend could reach none of its hosts when its workers opened.</summary>
         public const string RemoteNoHostReachable = "JoblibRemoteNoHostReachable";
         /// <summary>Every host of the remote backend was lost while a call ran, so lost batches could not run again anywhere.</summary>

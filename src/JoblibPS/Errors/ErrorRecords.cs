@@ -12,12 +12,17 @@ namespace JoblibPS
         internal static readonly FieldInfo ScriptStackTraceField =
             typeof(ErrorRecord).GetField("_scriptStackTrace", BindingFlags.Instance | BindingFlags.NonPublic);
 
-        /// <summary>The ErrorRecord an exception from a worker invocation carries, or one made for it.</summary>
+        /// <summary>
+        /// The ErrorRecord an exception from a worker invocation carries, or one made for it. Its Exception is the
+        /// exception itself, not the ParentContainsErrorRecordException stand-in that PowerShell puts in the record of
+        /// an exception that carries its own (so a transport failure keeps its type and ErrorCode).
+        /// </summary>
         public static ErrorRecord FromWorkerException(Exception exception)
         {
             if (exception is IContainsErrorRecord container && container.ErrorRecord != null)
             {
-                return container.ErrorRecord;
+                ErrorRecord carried = container.ErrorRecord;
+                return carried.Exception is ParentContainsErrorRecordException ? new ErrorRecord(carried, exception) : carried;
             }
             return new ErrorRecord(exception, "JoblibWorkerException", ErrorCategory.NotSpecified, null);
         }
@@ -91,6 +96,19 @@ namespace JoblibPS
         public static bool IsInitializationFailure(ErrorRecord record)
         {
             return record != null && ErrorId(record) == ErrorIds.InitializationFailed;
+        }
+
+        /// <summary>
+        /// The error for a script block handed to workers (see <see cref="ScriptBlockValues"/>): <paramref name="what"/>
+        /// names it ("$using:sb", "Input item 3", "-ArgumentList value 0 element [1]").
+        /// </summary>
+        public static ErrorRecord ScriptBlockCannotTravel(string what, object target)
+        {
+            var exception = new ArgumentException(
+                $"{what} is a script block. A script block cannot go to a worker: it belongs to the runspace that created it (a worker thread would run it " +
+                "against your session, a worker process would get only its text). Pass its text instead ($text = $sb.ToString(), or \"$sb\") and create " +
+                "the block in the worker: & ([scriptblock]::Create($using:text)).");
+            return new ErrorRecord(exception, ErrorIds.ScriptBlockCannotTravel, ErrorCategory.InvalidArgument, target);
         }
 
         private static bool IsWorkerFailure(ErrorRecord record)

@@ -37,7 +37,8 @@ namespace JoblibPS.Execution
 
         /// <summary>
         /// Evaluates each using expression in the caller's scope; throws <see cref="UsingVariableUndefinedException"/>
-        /// for a variable the caller does not define.
+        /// for a variable the caller does not define, and <see cref="Dispatch.TerminatingErrorException"/>
+        /// (JoblibScriptBlockCannotTravel) for a value that is or holds a script block (see <see cref="ScriptBlockValues"/>).
         /// </summary>
         public static Hashtable Evaluate(ScriptBlock scriptBlock, SessionState callerState)
         {
@@ -54,9 +55,10 @@ namespace JoblibPS.Execution
                 {
                     throw new UsingVariableUndefinedException(usingAst.Extent.Text, root.VariablePath.UserPath);
                 }
+                object value;
                 if (usingAst.SubExpression is VariableExpressionAst)
                 {
-                    map[key] = driveQualified ? callerState.PSVariable.GetValue(path) : variable.Value;
+                    value = driveQualified ? callerState.PSVariable.GetValue(path) : variable.Value;
                 }
                 else
                 {
@@ -67,9 +69,10 @@ namespace JoblibPS.Execution
                     string text = usingAst.SubExpression.Extent.Text;
                     string rest = text.StartsWith(root.Extent.Text, StringComparison.Ordinal) ? text.Substring(root.Extent.Text.Length) : string.Empty;
                     var values = callerState.InvokeCommand.InvokeScript(",(${" + path.Replace("}", "`}") + "}" + rest + ")");
-                    object value = values.Count == 0 ? null : values[0]?.BaseObject;
-                    map[key] = value;
+                    value = values.Count == 0 ? null : values[0]?.BaseObject;
                 }
+                ScriptBlockValues.CheckUsing(usingAst.Extent.Text, value);
+                map[key] = value;
             }
             return map;
         }

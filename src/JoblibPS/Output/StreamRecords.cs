@@ -5,7 +5,11 @@ using System.Reflection;
 
 namespace JoblibPS.Output
 {
-    /// <summary>Where the engine writes; implemented by the cmdlet. Called on the pipeline thread only.</summary>
+    /// <summary>
+    /// Where the engine writes; implemented by the cmdlet. Called on the pipeline thread only. No write prompts
+    /// (a preference of Inquire acts as Continue), and <see cref="WriteError"/> writes a worker's record as the block
+    /// wrote it: its FullyQualifiedErrorId and invocation info are not re-stamped with the cmdlet's.
+    /// </summary>
     internal interface IPipelineWriter
     {
         void WriteOutput(object value);

@@ -1,5 +1,7 @@
 using System;
 using System.Collections;
+using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 
 namespace JoblibPS.Workers
@@ -24,7 +26,7 @@ namespace JoblibPS.Workers
             if (result.Outcome != BatchOutcome.Failed && result.Outcome != BatchOutcome.Exited) return result;
             if (result.Error?.Exception is RemoteException || ErrorRecords.IsInitializationFailure(result.Error)) return result;
 
-            string reason = result.Error?.Exception?.Message;
+            string reason = result.Error?.Exception?.Message?.TrimEnd('.', ' ');
             for (int i = 0; i < task.Count; i++)
             {
                 string error = SerializationError(task.Items[i]);
@@ -50,6 +52,20 @@ namespace JoblibPS.Workers
                 }
             }
             string items = task.Count == 1 ? $"item {task.FirstItemIndex}" : $"items {task.FirstItemIndex} to {task.FirstItemIndex + task.Count - 1}";
+            if (WorkerCouldNotRead(result.Error?.Exception))
+            {
+                // The values serialized, but the worker could not read the message: name the most deeply nested one.
+                var sent = new List<(string Name, object Value, int ItemIndex)>();
+                for (int i = 0; i < task.Count; i++) sent.Add(($"the item {task.FirstItemIndex + i}", task.Items[i], i));
+                for (int i = 0; i < task.ArgumentList.Length; i++) sent.Add(($"the -ArgumentList value {i + 1}", task.ArgumentList[i], 0));
+                foreach (DictionaryEntry entry in task.UsingValues) sent.Add(("a $using: value", entry.Value, 0));
+                var (what, value, index) = sent.OrderByDescending(one => ObjectNesting(one.Value)).First();
+                int deepest = ObjectNesting(value);
+                return Failure(task, index,
+                    $"The input of {items} of the call could not be read by a worker process of backend '{backendName}': {reason}. The most deeply nested value sent was {what} ({Describe(value)}), " +
+                    $"{deepest} objects deep. PowerShell's remoting refuses a message nested 50 objects deep, counting the message's own levels, so values nested more than about 40 deep cannot travel: " +
+                    "flatten the value, or send it as text (ConvertTo-Json -Depth 100) and rebuild it in the block.");
+            }
             return Failure(task, 0, $"The output of {items} of the call ({Describe(task.Items[0])}{(task.Count > 1 ? ", ..." : string.Empty)}) could not be sent back from a worker process of backend '{backendName}': {reason ?? "nothing arrived"}. An output object that throws when it is enumerated or read cannot be serialized.");
         }
 
@@ -58,6 +74,41 @@ namespace JoblibPS.Workers
             message += " Process backends copy items, -ArgumentList and $using: values to the workers and results back (as Start-Job does): pass and return plain data, or use the threading backend to share live objects.";
             var record = new ErrorRecord(new InvalidOperationException(message), ErrorIds.ValueCannotTravel, ErrorCategory.InvalidData, task.Items[index]);
             return BatchResult.ForWorkerCrash(task, index, record, TimeSpan.Zero);
+        }
+
+        /// <summary>
+        /// PSRemotingErrorId.IPCServerProcessReportedError (internal to PowerShell): the worker process itself reported
+        /// that a message it received failed, which is how an input it cannot deserialize (nested too deeply) shows.
+        /// A message back that the caller cannot read fails in the caller instead (an XmlException).
+        /// </summary>
+        private const int WorkerReportedError = 2100;
+
+        private static bool WorkerCouldNotRead(Exception exception)
+        {
+            for (; exception != null; exception = exception.InnerException)
+            {
+                if (exception is System.Management.Automation.Remoting.PSRemotingTransportException transport && transport.ErrorCode == WorkerReportedError) return true;
+            }
+            return false;
+        }
+
+        /// <summary>How many objects deep <paramref name="value"/> is nested once serialized (0 for a primitive value).</summary>
+        private static int ObjectNesting(object value)
+        {
+            string xml;
+            try { xml = PSSerializer.Serialize(value, 1); }
+            catch (Exception) { return 0; }
+            int depth = 0, deepest = 0;
+            using (var reader = System.Xml.XmlReader.Create(new System.IO.StringReader(xml), new System.Xml.XmlReaderSettings { DtdProcessing = System.Xml.DtdProcessing.Prohibit }))
+            {
+                while (reader.Read())
+                {
+                    if (reader.LocalName != "Obj") continue;
+                    if (reader.NodeType == System.Xml.XmlNodeType.Element && !reader.IsEmptyElement) deepest = Math.Max(deepest, ++depth);
+                    else if (reader.NodeType == System.Xml.XmlNodeType.EndElement) depth--;
+                }
+            }
+            return deepest;
         }
 
         private static string SerializationError(object value)

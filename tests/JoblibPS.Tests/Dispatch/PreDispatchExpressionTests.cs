@@ -36,11 +36,36 @@ namespace JoblibPS.Tests.Dispatch
         [Theory]
         [InlineData("0", 2)]
         [InlineData("n_jobs-5", 2)]
+        [InlineData("n_jobs-2", 2)]
         [InlineData("-3", 2)]
         [InlineData("1//2", 2)]
-        public void ResultIsAtLeastOne(string expression, int nJobs)
+        public void RefusesAResultBelowOne(string expression, int nJobs)
         {
-            Assert.Equal(1, PreDispatchExpression.Evaluate(expression, nJobs));
+            var ex = Assert.Throws<FormatException>(() => PreDispatchExpression.Evaluate(expression, nJobs));
+            Assert.Contains("must come to at least 1", ex.Message);
+        }
+
+        [Theory]
+        [InlineData("0")]
+        [InlineData("-1")]
+        [InlineData("2-3")]
+        public void ValidateRefusesAConstantBelowOne(string expression)
+        {
+            Assert.Throws<FormatException>(() => PreDispatchExpression.Validate(expression));
+        }
+
+        [Fact]
+        public void ValidateLeavesAnNJobsExpressionToTheCall()
+        {
+            // 'n_jobs-2' is fine at -NJobs 8 and refused at -NJobs 2: only the call knows n_jobs.
+            PreDispatchExpression.Validate("n_jobs-2");
+            Assert.Equal(6, PreDispatchExpression.Evaluate("n_jobs-2", 8));
+        }
+
+        [Fact]
+        public void RoundsDownAFraction()
+        {
+            Assert.Equal(1, PreDispatchExpression.Evaluate("3/2", 2));
         }
 
         [Theory]

@@ -48,5 +48,19 @@ namespace JoblibPS.Tests.Execution
             Assert.False(script.PerItemCall, $"'{text}' should run as the process block of one pipeline.");
             Assert.Equal(text, script.Text);
         }
+
+        [Theory]
+        [InlineData("[Environment]::Exit(3)", true)]
+        [InlineData("[System.Environment]::Exit(0)", true)]
+        [InlineData("[environment]::exit(1)", true)]
+        [InlineData("if ($_ -gt 9) { & { [Environment]::FailFast('x') } }", true)]
+        [InlineData("[Environment]::ProcessorCount", false)]
+        [InlineData("exit 3", false)]
+        [InlineData("'[Environment]::Exit(3)'", false)]
+        [InlineData("$e = [Environment]; $e.Exit", false)]
+        public void SeesACallThatEndsTheProcess(string text, bool expected)
+        {
+            Assert.Equal(expected, WorkerScript.From(ScriptBlock.Create(text)).EndsProcess);
+        }
     }
 }
