@@ -31,6 +31,13 @@ namespace JoblibPS.Tests
                 "ErrorRecord.FromPSObjectForRemoting(PSObject) is gone: deserialized errors are now rebuilt by the public fallback, with fewer fields (src/JoblibPS/Output/StreamRecords.cs).");
         }
 
+        [Fact]
+        public void InvocationInfoScriptPositionExists()
+        {
+            Assert.True(typeof(InvocationInfo).GetProperty("ScriptPosition", Members) != null,
+                "InvocationInfo.ScriptPosition is gone: errors a block writes are shown at a line of the worker's driver instead of the caller's call (src/JoblibPS/Output/CallerStreams.cs).");
+        }
+
         [Theory]
         [InlineData("RemoteRunspace", "RunspacePool")]
         [InlineData("RunspacePool", "_internalPool")]

@@ -213,6 +213,8 @@ namespace JoblibPS.Commands
         // Records from workers and JoblibPS's own lines: never a prompt, and the block's error ids as it wrote them (see CallerStreams).
         void IPipelineWriter.WriteError(ErrorRecord record) => CallerStreams.WriteError(this, record);
 
+        void IPipelineWriter.WriteOwnError(ErrorRecord record) => WriteError(record);
+
         void IPipelineWriter.WriteWarning(string message) => CallerStreams.WriteWarning(this, message);
 
         void IPipelineWriter.WriteVerbose(string message) => CallerStreams.WriteVerbose(this, message);

@@ -94,7 +94,8 @@ namespace JoblibPS.Dispatch
         }
 
         /// <summary>
-        /// Writes what may be written now through <paramref name="write"/>, item by item: in order, spans that start
+        /// Writes what may be written now through <paramref name="write"/>, item by item (a failed item's error through
+        /// <paramref name="writeError"/>): in order, spans that start
         /// before <paramref name="before"/> only (a failing call writes nothing from its failure on).
         /// </summary>
         public void WriteReady(Action<PSObject> write, Action<ErrorRecord> writeError, Action<int> written, long before = long.MaxValue)

@@ -338,7 +338,7 @@ namespace JoblibPS.Dispatch
                 }
             }
             // A call that fails writes what comes before the failure itself (see FailCall).
-            if (_failure == null) _output.WriteReady(record => StreamRecords.Write(record, CheckedWriter()), record => CheckedWriter().WriteError(record), _policy.CountDone);
+            if (_failure == null) _output.WriteReady(record => StreamRecords.Write(record, CheckedWriter()), record => CheckedWriter().WriteOwnError(record), _policy.CountDone);
             _progress.Report(_completedItems, _nextItemIndex, _inputEnded);
         }
 
@@ -471,7 +471,7 @@ namespace JoblibPS.Dispatch
             Failure failure = _failure;
             if (_request.Ordered)
             {
-                _output.WriteReady(record => StreamRecords.Write(record, CheckedWriter()), record => CheckedWriter().WriteError(record), _policy.CountDone, before: failure.Span.First);
+                _output.WriteReady(record => StreamRecords.Write(record, CheckedWriter()), record => CheckedWriter().WriteOwnError(record), _policy.CountDone, before: failure.Span.First);
             }
             if (failure.Span.Result != null)
             {

@@ -59,8 +59,8 @@ namespace JoblibPS.Execution
             }
             if (initializationScript != null) setup.InitializationScript = initializationScript.ToString();
             if (setup.IsEmpty) return null;
-            if (setup.FunctionNames.Any()) cmdlet.WriteVerbose($"Functions defined in every worker: {string.Join(", ", setup.FunctionNames)}.");
-            if (setup.Modules.Count > 0) cmdlet.WriteVerbose($"Modules every worker imports: {string.Join(", ", setup.Modules)}.");
+            if (setup.FunctionNames.Any()) Output.CallerStreams.WriteVerbose(cmdlet, $"Functions defined in every worker: {string.Join(", ", setup.FunctionNames)}.");
+            if (setup.Modules.Count > 0) Output.CallerStreams.WriteVerbose(cmdlet, $"Modules every worker imports: {string.Join(", ", setup.Modules)}.");
             return setup;
         }
 

@@ -14,6 +14,8 @@ namespace JoblibPS.Output
     {
         void WriteOutput(object value);
         void WriteError(ErrorRecord record);
+        /// <summary>A non-terminating error JoblibPS itself reports (an item that failed under -OnError Continue): it carries the cmdlet's invocation, so its id reads as JoblibPS's terminating errors do ('JoblibTaskFailed,JoblibPS.Commands.InvokeJoblibParallelCommand').</summary>
+        void WriteOwnError(ErrorRecord record);
         void WriteWarning(string message);
         void WriteVerbose(string message);
         void WriteDebug(string message);

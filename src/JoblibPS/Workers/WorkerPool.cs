@@ -325,18 +325,49 @@ namespace JoblibPS.Workers
 
         // ---- slots ---------------------------------------------------------------------------------------------
 
+        /// <summary>
+        /// A slot's thread. An exception must never leave it (it would end the caller's process): one that escapes
+        /// the pool's own code fails the slot's batch with that exception and gives up on the slot.
+        /// </summary>
         private void SlotLoop(Slot slot)
         {
-            while (true)
+            try
             {
-                if (slot.Worker == null && !OpenWorker(slot)) return;
-                PoolJob job = TakeJob(slot);
-                if (job == null)
+                while (true)
                 {
-                    if (slot.Worker == null) continue;   // replaced while idle: open a fresh one
-                    return;
+                    if (slot.Worker == null && !OpenWorker(slot)) return;
+                    PoolJob job = TakeJob(slot);
+                    if (job == null)
+                    {
+                        if (slot.Worker == null) continue;   // replaced while idle: open a fresh one
+                        return;
+                    }
+                    RunJob(slot, job);
                 }
-                RunJob(slot, job);
+            }
+            catch (Exception ex)
+            {
+                PoolJob job;
+                Worker worker;
+                var after = new List<Action>();
+                lock (_gate)
+                {
+                    job = slot.Assigned;
+                    worker = slot.Worker;
+                    slot.Assigned = null;
+                    RemoveSlot(slot);
+                    Schedule(after);
+                }
+                try
+                {
+                    job?.Complete(BatchResult.FromDriverOutput(job.Future.Task, null, ex, false, false, DateTime.UtcNow - job.Started));
+                    CloseWorker(worker, stuck: true);
+                    RunAll(after);
+                }
+                catch (Exception)
+                {
+                    // Nothing more can be done on this thread.
+                }
             }
         }
 
@@ -565,7 +596,6 @@ namespace JoblibPS.Workers
                 {
                     bool first = worker.MarkLost(lost);
                     RemoveSlot(slot);
-                    after.Add(() => CloseWorker(worker, stuck: false));
                     if (first) remaining = UsableCount();
                 }
                 if (job.Aborted || _disposed)
@@ -629,6 +659,8 @@ namespace JoblibPS.Workers
                 if (!probe) Schedule(after);
             }
             if (remaining >= 0) after.Insert(0, () => _kind.WorkerLost(worker, lost, remaining));
+            // Closed last: the batch's result may still read what the worker leaves behind (a process's item counter).
+            if (lost != null) after.Add(() => CloseWorker(worker, stuck: false));
             RunAll(after);
             if (probe) Settle(slot, worker);
         }

@@ -37,8 +37,15 @@ namespace JoblibPS.Backends.Process
             _view.Write(0, _view.ReadInt64(0) + 1);
         }
 
-        /// <summary>Items of the current batch started so far.</summary>
-        internal long Started => _view.ReadInt64(0);
+        /// <summary>Items of the current batch started so far; 0 once the counter was closed.</summary>
+        internal long Started
+        {
+            get
+            {
+                try { return _view.ReadInt64(0); }
+                catch (ObjectDisposedException) { return 0; }
+            }
+        }
 
         /// <summary>Sets the count to 0 before a batch.</summary>
         internal void Reset()
