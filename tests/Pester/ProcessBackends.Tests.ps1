@@ -138,6 +138,21 @@ Describe 'Process backends' {
             $out[0].Process.psobject.Methods.Name | Should -Not -Contain 'Kill' -Because 'a deserialized object is a property bag'
         }
 
+        It 'sends files and folders by path: they arrive as live FileInfo and DirectoryInfo of the same file (<Backend>)' -ForEach @(
+            @{ Backend = 'loky' }
+            @{ Backend = 'multiprocessing' }
+        ) {
+            $file = Join-Path $TestDrive 'by-path.txt'
+            Set-Content -LiteralPath $file -Value 'content'
+            $items = @(Get-Item -LiteralPath $file) + @(Get-Item -LiteralPath $TestDrive) + @('plain')
+            $out = $items | Invoke-JoblibParallel {
+                if ($_ -is [System.IO.FileSystemInfo]) { '{0}|{1}|{2}' -f $_.GetType().Name, $_.FullName, $_.Exists } else { "string|$_" }
+            } -Backend $Backend -NJobs 2
+            $out | Should -Be @("FileInfo|$file|True", "DirectoryInfo|$((Get-Item -LiteralPath $TestDrive).FullName)|True", 'string|plain')
+            $hash = Get-Item -LiteralPath $file | Invoke-JoblibParallel { (Get-FileHash $_).Hash } -Backend $Backend -NJobs 2
+            $hash | Should -Be (Get-FileHash -LiteralPath $file).Hash
+        }
+
         It 'carries items, -ArgumentList values, $using: values and the current location' {
             $table = @{ Key = 'from the caller' }
             $offset = 10

@@ -112,6 +112,12 @@ namespace JoblibPS
         /// <summary>Set by the engine for a retry: the places (see JoblibPS.Workers.Worker.Place) its earlier attempts ran in, which a pool avoids while it has another.</summary>
         internal IReadOnlyList<string> Avoid { get; set; }
 
+        /// <summary>
+        /// Set by a backend whose workers share the caller's file system (the process backends, not remote): files and
+        /// folders among the items travel as their full paths and arrive as live FileInfo and DirectoryInfo objects.
+        /// </summary>
+        internal bool SendsFilesByPath { get; set; }
+
         /// <summary>Set by the worker pool: the place the task ran in, or null when it ran outside a pool.</summary>
         internal string RanOn { get; set; }
 

@@ -181,11 +181,24 @@ namespace JoblibPS.Execution
         public static IDictionary Parameters(BatchTask task)
         {
             var items = new object[task.Items.Count];
-            for (int i = 0; i < items.Length; i++) items[i] = task.Items[i];
+            string pathKinds = null;
+            for (int i = 0; i < items.Length; i++)
+            {
+                items[i] = task.Items[i];
+                if (task.SendsFilesByPath && ByPath(items[i], out string path, out char kind))
+                {
+                    // A file or folder of this machine travels as its full path, and the driver makes it a live
+                    // FileInfo or DirectoryInfo again: half the transfer of its serialized properties, and a better object.
+                    pathKinds = pathKinds ?? new string('-', items.Length);
+                    pathKinds = pathKinds.Substring(0, i) + kind + pathKinds.Substring(i + 1);
+                    items[i] = path;
+                }
+            }
             return new Hashtable(StringComparer.OrdinalIgnoreCase)
             {
                 ["__JoblibScript"] = task.Script.Text,
                 ["__JoblibItems"] = items,
+                ["__JoblibPathKinds"] = pathKinds,
                 ["__JoblibArguments"] = task.ArgumentList,
                 ["__JoblibMarker"] = task.Marker,
                 ["__JoblibLocation"] = task.WorkingDirectory,
@@ -236,12 +249,34 @@ namespace JoblibPS.Execution
                 if (name == "--%" && (!usings || ((Hashtable)value).Count == 0)) continue;
                 if (name == "__JoblibNested" && (!outOfProcess || value == null)) continue;
                 if (name == "__JoblibInitState" && value == null) continue;
+                if (name == "__JoblibPathKinds" && value == null) continue;
                 if (name == "__JoblibCollect")
                 {
                     if (!outOfProcess) continue;
                     value = task.ItemTimeout.HasValue ? 2 : 1;
                 }
                 add(name, value);
+            }
+        }
+
+        /// <summary>True for a FileInfo or DirectoryInfo (bare or in a PSObject): its full path, and F or D.</summary>
+        private static bool ByPath(object item, out string path, out char kind)
+        {
+            object value = item is PSObject pso ? pso.BaseObject : item;
+            switch (value)
+            {
+                case System.IO.FileInfo file:
+                    path = file.FullName;
+                    kind = 'F';
+                    return true;
+                case System.IO.DirectoryInfo folder:
+                    path = folder.FullName;
+                    kind = 'D';
+                    return true;
+                default:
+                    path = null;
+                    kind = '-';
+                    return false;
             }
         }
 

@@ -3,7 +3,7 @@ The driver: runs one batch of items in a worker runspace, wherever that runspace
 worker process, a remote host). Compiled into JoblibPS.dll as a resource and held by worker runspaces as the
 function __JoblibDriver; the protocol is described in WorkerDriver.cs.
 #>
-param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested, $__JoblibLog, $__JoblibInitState)
+param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested, $__JoblibLog, $__JoblibInitState, [string]$__JoblibPathKinds)
 $ErrorActionPreference, $WarningPreference, $VerbosePreference, $DebugPreference, $InformationPreference, $WhatIfPreference, $ConfirmPreference = $__JoblibPreferences
 $ProgressPreference = 'SilentlyContinue'
 # The sentinels that frame a batch's output after its marker. The engine reads these four lines (WorkerDriver.cs),
@@ -31,6 +31,15 @@ function __JoblibRun {
 function __JoblibRemote {
     # Arrays arrive as ArrayLists (PowerShell's deserializer): items and arguments get back the array type they had.
     $__JoblibItems = @(foreach ($__JoblibValue in $__JoblibItems) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
+    # Files and folders of the caller's machine came as full paths (F, D at their index): live objects again.
+    if ($__JoblibPathKinds) {
+        for ($__JoblibIndex = 0; $__JoblibIndex -lt $__JoblibPathKinds.Length; $__JoblibIndex++) {
+            switch ($__JoblibPathKinds[$__JoblibIndex]) {
+                'F' { $__JoblibItems[$__JoblibIndex] = [System.IO.FileInfo]::new($__JoblibItems[$__JoblibIndex]) }
+                'D' { $__JoblibItems[$__JoblibIndex] = [System.IO.DirectoryInfo]::new($__JoblibItems[$__JoblibIndex]) }
+            }
+        }
+    }
     $__JoblibArguments = @(foreach ($__JoblibValue in $__JoblibArguments) { if ($__JoblibValue -is [System.Collections.ArrayList] -and $__JoblibValue.pstypenames[0] -ceq 'Deserialized.System.Object[]') { , [object[]]$__JoblibValue } else { , $__JoblibValue } })
     # Internal to JoblibPS (PowerShell resolves only public type names): reached through its assembly, when JoblibPS is loaded here.
     $__JoblibFrames = ('JoblibPS.ParallelBackendBase' -as [type])

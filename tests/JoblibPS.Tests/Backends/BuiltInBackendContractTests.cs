@@ -178,12 +178,14 @@ namespace JoblibPS.Tests.Backends
         [MemberData(nameof(Backends))]
         public async Task ASlowItemIsStoppedByTheTimeout(string backend, int nJobs)
         {
-            var guard = TimeSpan.FromSeconds(20);
+            // Items sleep 60 s: a call that ends well before that was ended by the timeout. The bound leaves room for
+            // starting worker processes on a loaded machine (a call with -TimeoutSeconds waits for its workers first).
+            var guard = TimeSpan.FromSeconds(55);
             ScriptRun run = await _host.RunAsync("1..3 | " + Call("Start-Sleep -Seconds 60; $_", backend, nJobs, "-TimeoutSeconds 1"), guard);
             Assert.NotNull(run.Terminating);
             Assert.StartsWith(ErrorIds.TaskTimeout, run.Terminating.FullyQualifiedErrorId);
             Assert.Equal(1, Unwrap(run.Terminating.TargetObject));
-            Assert.True(run.Elapsed < TimeSpan.FromSeconds(15), $"The call took {run.Elapsed}.");
+            Assert.True(run.Elapsed < TimeSpan.FromSeconds(45), $"The call took {run.Elapsed}.");
         }
 
         private static async Task<bool> WaitForFile(string path, TimeSpan timeout)
@@ -211,19 +213,22 @@ namespace JoblibPS.Tests.Backends
             string signal = backend == "loky" || backend == "multiprocessing"
                 ? "$null = New-Item -ItemType File -Force -Path $using:flag"
                 : "$s = $using:started; $null = $s.Release()";
-            Task<ScriptRun> running = _host.RunAsync("1..8 | " + Call(signal + "; Start-Sleep -Seconds 60; $_", backend, nJobs, "-BatchSize 1"), TimeSpan.FromSeconds(20), stop.Token);
-            Task<bool> signalled = Task.WhenAny(started.WaitAsync(TimeSpan.FromSeconds(15)), WaitForFile(flag, TimeSpan.FromSeconds(15))).Unwrap();
+            // Up to 40 s for the first item to start: worker processes start cold, and a loaded machine is slow at it.
+            Task<ScriptRun> running = _host.RunAsync("1..8 | " + Call(signal + "; Start-Sleep -Seconds 60; $_", backend, nJobs, "-BatchSize 1"), TimeSpan.FromSeconds(55), stop.Token);
+            Task<bool> signalled = Task.WhenAny(started.WaitAsync(TimeSpan.FromSeconds(40)), WaitForFile(flag, TimeSpan.FromSeconds(40))).Unwrap();
             if (await Task.WhenAny(signalled, running) == running)
             {
                 ScriptRun early = await running;
                 Assert.Fail($"The call ended before any item started: {early.Terminating?.Exception?.Message}");
             }
             Assert.True(await signalled, "No item started.");
+            var sinceStop = System.Diagnostics.Stopwatch.StartNew();
             stop.Cancel();
             ScriptRun run = await running;
+            sinceStop.Stop();
             Assert.True(run.Stopped, "The pipeline should end as stopped.");
             Assert.Empty(run.Output);
-            Assert.True(run.Elapsed < TimeSpan.FromSeconds(15), $"The call took {run.Elapsed}.");
+            Assert.True(sinceStop.Elapsed < TimeSpan.FromSeconds(10), $"The call took {sinceStop.Elapsed} to end after the stop.");
         }
 
         /// <summary>

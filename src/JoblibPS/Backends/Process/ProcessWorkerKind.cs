@@ -72,9 +72,11 @@ namespace JoblibPS.Backends.Process
             return !(started.Count == current.Count && started.All(e => current.TryGetValue(e.Key, out string v) && v == e.Value));
         }
 
+        /// <summary>Runs the batch; the worker shares this machine's file system, so files and folders travel by path.</summary>
         public override BatchResult Run(Worker worker, BatchTask task)
         {
             ((PwshWorker)worker).Progress.Reset();
+            task.SendsFilesByPath = true;
             return task.InvokeIn(worker.Runspace);
         }
 
