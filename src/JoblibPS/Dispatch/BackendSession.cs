@@ -104,7 +104,7 @@ namespace JoblibPS.Dispatch
             }
             catch (Exception ex)
             {
-                _writer.WriteWarning($"The backend '{Backend}' failed to abort its tasks: {Unwrap(ex).Message}");
+                _writer.WriteWarning($"The backend '{Backend}' failed to abort its tasks: {JoblibPS.Describe.Innermost(ex).Message}");
             }
         }
 
@@ -115,7 +115,7 @@ namespace JoblibPS.Dispatch
             {
                 _started = false;
                 try { Backend.StopCall(); }
-                catch (Exception ex) { _writer.WriteWarning($"The backend '{Backend}' failed in StopCall: {Unwrap(ex).Message}"); }
+                catch (Exception ex) { _writer.WriteWarning($"The backend '{Backend}' failed in StopCall: {JoblibPS.Describe.Innermost(ex).Message}"); }
                 Backend.Parallel = null;
             }
             if (_ownsBackend)
@@ -128,26 +128,17 @@ namespace JoblibPS.Dispatch
         private void SafeTerminate(ParallelBackendBase backend)
         {
             try { backend.Terminate(); }
-            catch (Exception ex) { _writer.WriteWarning($"The backend '{backend}' failed in Terminate: {Unwrap(ex).Message}"); }
+            catch (Exception ex) { _writer.WriteWarning($"The backend '{backend}' failed in Terminate: {JoblibPS.Describe.Innermost(ex).Message}"); }
         }
 
         private TerminatingErrorException Reported(Exception ex, string rule)
         {
-            Exception inner = Unwrap(ex);
+            Exception inner = JoblibPS.Describe.Innermost(ex);
             if (inner is IContainsErrorRecord container && container.ErrorRecord != null)
             {
                 return new TerminatingErrorException(container.ErrorRecord);
             }
             return new TerminatingErrorException(ErrorRecords.BackendContract(Backend, rule, inner));
-        }
-
-        internal static Exception Unwrap(Exception ex)
-        {
-            while ((ex is System.Reflection.TargetInvocationException || ex is MethodInvocationException || ex is AggregateException) && ex.InnerException != null)
-            {
-                ex = ex.InnerException;
-            }
-            return ex;
         }
     }
 }

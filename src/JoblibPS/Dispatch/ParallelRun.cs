@@ -382,7 +382,7 @@ namespace JoblibPS.Dispatch
                 failedSpan.Attempt = span.Attempt + 1;
                 failedSpan.Avoid = result.Task.RanOn == null ? null : (span.Avoid ?? Array.Empty<string>()).Concat(new[] { result.Task.RanOn }).ToArray();
                 failedSpan.DueTicks = _clock.ElapsedTicks + (long)(delay.TotalSeconds * Stopwatch.Frequency);
-                _writer.WriteVerbose($"Item {failedSpan.First} of the call ({Describe(item)}) failed on attempt {span.Attempt}: {error.Exception?.Message} Trying again{(delay > TimeSpan.Zero ? $" in {delay.TotalSeconds:0.###} s" : string.Empty)}.");
+                _writer.WriteVerbose($"Item {failedSpan.First} of the call ({JoblibPS.Describe.Item(item)}) failed on attempt {span.Attempt}: {error.Exception?.Message} Trying again{(delay > TimeSpan.Zero ? $" in {delay.TotalSeconds:0.###} s" : string.Empty)}.");
                 _retries.Add(failedSpan);
             }
             else
@@ -408,16 +408,6 @@ namespace JoblibPS.Dispatch
             var part = new Span(span.First + offset, count, span.Items.Skip(offset).Take(count).ToArray());
             _retries.Insert(0, part);
             return part;
-        }
-
-        private static string Describe(object item)
-        {
-            if (item is PSObject pso) item = pso.BaseObject;
-            if (item == null) return "$null";
-            string text;
-            try { text = item.ToString(); }
-            catch (Exception) { text = item.GetType().Name; }
-            return "'" + (text.Length > 60 ? text.Substring(0, 57) + "..." : text) + "'";
         }
 
         private ErrorRecord ErrorOf(BatchResult result, object item)

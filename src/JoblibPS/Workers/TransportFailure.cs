@@ -32,7 +32,7 @@ namespace JoblibPS.Workers
                 string error = SerializationError(task.Items[i]);
                 if (error != null)
                 {
-                    return Failure(task, i, $"The item {task.FirstItemIndex + i} of the call ({Describe(task.Items[i])}) cannot be sent to a worker process of backend '{backendName}': serializing it failed ({error}).");
+                    return Failure(task, i, $"The item {task.FirstItemIndex + i} of the call ({JoblibPS.Describe.ItemAndType(task.Items[i])}) cannot be sent to a worker process of backend '{backendName}': serializing it failed ({error}).");
                 }
             }
             for (int i = 0; i < task.ArgumentList.Length; i++)
@@ -40,7 +40,7 @@ namespace JoblibPS.Workers
                 string error = SerializationError(task.ArgumentList[i]);
                 if (error != null)
                 {
-                    return Failure(task, 0, $"The -ArgumentList value {i + 1} ({Describe(task.ArgumentList[i])}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex}: serializing it failed ({error}).");
+                    return Failure(task, 0, $"The -ArgumentList value {i + 1} ({JoblibPS.Describe.ItemAndType(task.ArgumentList[i])}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex}: serializing it failed ({error}).");
                 }
             }
             foreach (DictionaryEntry entry in task.UsingValues)
@@ -48,7 +48,7 @@ namespace JoblibPS.Workers
                 string error = SerializationError(entry.Value);
                 if (error != null)
                 {
-                    return Failure(task, 0, $"A $using: value ({Describe(entry.Value)}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex}: serializing it failed ({error}).");
+                    return Failure(task, 0, $"A $using: value ({JoblibPS.Describe.ItemAndType(entry.Value)}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex}: serializing it failed ({error}).");
                 }
             }
             string items = task.Count == 1 ? $"item {task.FirstItemIndex}" : $"items {task.FirstItemIndex} to {task.FirstItemIndex + task.Count - 1}";
@@ -62,11 +62,11 @@ namespace JoblibPS.Workers
                 var (what, value, index) = sent.OrderByDescending(one => ObjectNesting(one.Value)).First();
                 int deepest = ObjectNesting(value);
                 return Failure(task, index,
-                    $"The input of {items} of the call could not be read by a worker process of backend '{backendName}': {reason}. The most deeply nested value sent was {what} ({Describe(value)}), " +
+                    $"The input of {items} of the call could not be read by a worker process of backend '{backendName}': {reason}. The most deeply nested value sent was {what} ({JoblibPS.Describe.ItemAndType(value)}), " +
                     $"{deepest} objects deep. PowerShell's remoting refuses a message nested 50 objects deep, counting the message's own levels, so values nested more than about 40 deep cannot travel: " +
                     "flatten the value, or send it as text (ConvertTo-Json -Depth 100) and rebuild it in the block.");
             }
-            return Failure(task, 0, $"The output of {items} of the call ({Describe(task.Items[0])}{(task.Count > 1 ? ", ..." : string.Empty)}) could not be sent back from a worker process of backend '{backendName}': {reason ?? "nothing arrived"}. An output object that throws when it is enumerated or read cannot be serialized.");
+            return Failure(task, 0, $"The output of {items} of the call ({JoblibPS.Describe.ItemAndType(task.Items[0])}{(task.Count > 1 ? ", ..." : string.Empty)}) could not be sent back from a worker process of backend '{backendName}': {reason ?? "nothing arrived"}. An output object that throws when it is enumerated or read cannot be serialized.");
         }
 
         private static BatchResult Failure(BatchTask task, int index, string message)
@@ -123,17 +123,6 @@ namespace JoblibPS.Workers
                 while (ex.InnerException != null && (ex is System.Reflection.TargetInvocationException || ex is ExtendedTypeSystemException || ex is GetValueInvocationException)) ex = ex.InnerException;
                 return ex.GetType().Name + ": " + ex.Message;
             }
-        }
-
-        private static string Describe(object value)
-        {
-            if (value is PSObject pso) value = pso.BaseObject;
-            if (value == null) return "$null";
-            string text;
-            try { text = value.ToString(); }
-            catch (Exception) { text = value.GetType().Name; }
-            if (text.Length > 60) text = text.Substring(0, 57) + "...";
-            return "'" + text + "', a " + value.GetType().Name;
         }
     }
 }

@@ -33,19 +33,13 @@ namespace JoblibPS.Backends.Process
     public sealed class WorkerStartException : Exception, IContainsErrorRecord
     {
         internal WorkerStartException(string backendName, string pwshPath, Exception inner)
-            : base($"A worker process of backend '{backendName}' could not start ('{pwshPath}'): {Flatten(inner).Message} Check the backend argument PwshPath and that JoblibPS imports in that pwsh.", Flatten(inner))
+            : base($"A worker process of backend '{backendName}' could not start ('{pwshPath}'): {JoblibPS.Describe.Innermost(inner).Message} Check the backend argument PwshPath and that JoblibPS imports in that pwsh.", JoblibPS.Describe.Innermost(inner))
         {
             ErrorRecord = new ErrorRecord(this, ErrorIds.WorkerStartFailed, ErrorCategory.ResourceUnavailable, pwshPath);
         }
 
         /// <summary>The record the engine reports.</summary>
         public ErrorRecord ErrorRecord { get; }
-
-        private static Exception Flatten(Exception ex)
-        {
-            while ((ex is System.Reflection.TargetInvocationException || ex is AggregateException) && ex.InnerException != null) ex = ex.InnerException;
-            return ex;
-        }
     }
 
     /// <summary>Builds the result of a batch whose worker died.</summary>
@@ -59,11 +53,11 @@ namespace JoblibPS.Backends.Process
             string what;
             if (task.Count == 1 || runningItem >= 0)
             {
-                what = $"item {task.FirstItemIndex + index} of the call ({Describe(item)})";
+                what = $"item {task.FirstItemIndex + index} of the call ({JoblibPS.Describe.Item(item)})";
             }
             else
             {
-                what = $"a batch of {task.Count} items (items {task.FirstItemIndex} to {task.FirstItemIndex + task.Count - 1} of the call, the first {Describe(item)})";
+                what = $"a batch of {task.Count} items (items {task.FirstItemIndex} to {task.FirstItemIndex + task.Count - 1} of the call, the first {JoblibPS.Describe.Item(item)})";
             }
             string message =
                 $"A worker process of backend '{backendName}' (pid {worker.ProcessId}) ended while it ran {what}: {DescribeExit(exitCode)}. " +
@@ -96,17 +90,6 @@ namespace JoblibPS.Backends.Process
                 case 15: return " (SIGTERM)";
                 default: return string.Empty;
             }
-        }
-
-        private static string Describe(object item)
-        {
-            if (item is PSObject pso) item = pso.BaseObject;
-            if (item == null) return "$null";
-            string text;
-            try { text = item.ToString(); }
-            catch (Exception) { text = item.GetType().Name; }
-            if (text.Length > 60) text = text.Substring(0, 57) + "...";
-            return "'" + text + "'";
         }
     }
 }

@@ -129,7 +129,7 @@ namespace JoblibPS.Backends.Remote
             }
             catch (Exception ex) when (!(ex is PipelineStoppedException))
             {
-                return new ErrorRecord(SshRunspaces.Flatten(ex), ErrorIds.RemoteNoHostReachable, ErrorCategory.ConnectionError, null);
+                return new ErrorRecord(JoblibPS.Describe.Innermost(ex), ErrorIds.RemoteNoHostReachable, ErrorCategory.ConnectionError, null);
             }
             if (pool == null)
             {

@@ -90,7 +90,7 @@ namespace JoblibPS.Backends.Remote
             catch (Exception ex)
             {
                 SshRunspaces.Close(first, firstWriter);
-                host.OpenFailure = "PowerShell opened, but could not run a script there: " + SshRunspaces.Flatten(ex).Message;
+                host.OpenFailure = "PowerShell opened, but could not run a script there: " + JoblibPS.Describe.Innermost(ex).Message;
                 return;
             }
             if (facts.LocationError != null)
@@ -116,7 +116,7 @@ namespace JoblibPS.Backends.Remote
             Exception firstError = errors.FirstOrDefault(e => e != null);
             if (firstError != null)
             {
-                host.OpenNote = $"Host '{host.Name}' has {host.Slots.Count} of the {wanted} workers asked for: the others could not open ({SshRunspaces.Flatten(firstError).Message}).";
+                host.OpenNote = $"Host '{host.Name}' has {host.Slots.Count} of the {wanted} workers asked for: the others could not open ({JoblibPS.Describe.Innermost(firstError).Message}).";
             }
         }
 
@@ -133,7 +133,7 @@ namespace JoblibPS.Backends.Remote
                 {
                     object outcome;
                     try { outcome = CheckSession(s, options.RemoteLocation); }
-                    catch (Exception ex) { outcome = SshRunspaces.Flatten(ex).Message; }
+                    catch (Exception ex) { outcome = JoblibPS.Describe.Innermost(ex).Message; }
                     lock (results) results[s] = outcome;
                 });
             }

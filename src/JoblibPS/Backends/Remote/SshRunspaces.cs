@@ -181,7 +181,7 @@ namespace JoblibPS.Backends.Remote
         /// </summary>
         public static string Explain(RemoteBackendOptions options, string hostName, Exception failure)
         {
-            string fallback = Flatten(failure).Message;
+            string fallback = JoblibPS.Describe.Innermost(failure).Message;
             SshRun run = RunSsh(options, hostName, "-s", DiagnosisTimeoutMilliseconds);
             if (run.TimedOut) return fallback + " (ssh did not finish connecting within " + (DiagnosisTimeoutMilliseconds / 1000) + " s)";
             if (string.IsNullOrEmpty(run.Error))
@@ -285,12 +285,6 @@ namespace JoblibPS.Backends.Remote
             }
             arguments.Append('\\', backslashes * 2);
             arguments.Append('"');
-        }
-
-        internal static Exception Flatten(Exception ex)
-        {
-            while ((ex is TargetInvocationException || ex is MethodInvocationException || ex is AggregateException) && ex.InnerException != null) ex = ex.InnerException;
-            return ex;
         }
     }
 }

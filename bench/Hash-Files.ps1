@@ -1,0 +1,53 @@
+#Requires -Version 7.0
+<#
+.SYNOPSIS
+    Hashes files with ForEach-Object, ForEach-Object -Parallel and Invoke-JoblibParallel (threading, loky warm), in
+    one run, and prints each one's median time and its ratio against sequential ForEach-Object (above 1 is faster).
+.DESCRIPTION
+    The files are the first -Count files, in ordinal path order, under the .NET SDK folder (every machine that builds
+    JoblibPS has it), read once before timing so every contender finds them in the OS cache. The block is the one a
+    user writes: { (Get-FileHash $_).Hash }, with FileInfo objects as Get-ChildItem writes them as input. loky is timed
+    warm: one untimed call starts its workers first. Contenders are interleaved, -Repeat rounds.
+.EXAMPLE
+    dotnet pwsh ./bench/Hash-Files.ps1 -Count 3000 -Repeat 3
+#>
+param(
+    [string] $ModulePath,
+    [int] $Count = 3000,
+    [int] $Repeat = 3,
+    [int] $NJobs = 2
+)
+$ErrorActionPreference = 'Stop'
+$RepoRoot = Split-Path -Parent $PSScriptRoot
+if (-not $ModulePath) { $ModulePath = if ($env:JOBLIBPS_MODULE) { $env:JOBLIBPS_MODULE } else { Join-Path $RepoRoot 'out/JoblibPS/JoblibPS.psd1' } }
+Import-Module $ModulePath
+
+$sdk = Split-Path -Parent ((Get-Item -LiteralPath (Get-Command dotnet -CommandType Application | Select-Object -First 1).Source).ResolvedTarget ?? (Get-Command dotnet).Source)
+$files = @(Get-ChildItem -LiteralPath $sdk -File -Recurse -ErrorAction Ignore | Sort-Object FullName -Culture ([cultureinfo]::InvariantCulture) | Select-Object -First $Count)
+foreach ($file in $files) { $null = [IO.File]::ReadAllBytes($file.FullName) }
+$block = { (Get-FileHash $_).Hash }
+$expected = @($files | ForEach-Object $block)
+
+$contenders = [ordered]@{
+    'ForEach-Object'                        = { $files | ForEach-Object $block }
+    "ForEach-Object -Parallel ($NJobs)"     = { $files | ForEach-Object -Parallel { (Get-FileHash $_).Hash } -ThrottleLimit $NJobs }
+    "JoblibPS threading ($NJobs)"           = { $files | Invoke-JoblibParallel $block -Backend threading -NJobs $NJobs }
+    "JoblibPS loky, warm ($NJobs)"          = { $files | Invoke-JoblibParallel $block -Backend loky -NJobs $NJobs }
+}
+$null = 1..$NJobs | Invoke-JoblibParallel { $_ } -Backend loky -NJobs $NJobs -BatchSize 1   # starts loky's workers
+$times = @{}
+foreach ($round in 1..$Repeat) {
+    foreach ($name in $contenders.Keys) {
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        $out = @(& $contenders[$name])
+        $clock.Stop()
+        if (Compare-Object $expected $out -SyncWindow 0) { throw "$name returned other hashes than ForEach-Object." }
+        $times[$name] += @($clock.Elapsed.TotalSeconds)
+    }
+}
+$baseline = ($times['ForEach-Object'] | Sort-Object)[[int][Math]::Floor($Repeat / 2)]
+"$($files.Count) files under $sdk, $Repeat rounds, median seconds and ratio vs ForEach-Object (load average $((Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ' | Select-Object -First 1)):"
+foreach ($name in $contenders.Keys) {
+    $median = ($times[$name] | Sort-Object)[[int][Math]::Floor($Repeat / 2)]
+    '{0,-34} {1,7:0.000} s  {2,5:0.00}x' -f $name, $median, ($baseline / $median)
+}
