@@ -24,8 +24,12 @@ namespace JoblibPS.Tests
     /// </remarks>
     public sealed class PowerShellHost : IDisposable
     {
-        /// <summary>How long a script may run when the test gives no guard of its own.</summary>
-        public static readonly TimeSpan DefaultGuard = TimeSpan.FromSeconds(30);
+        /// <summary>
+        /// How long a script may run when the test gives no guard of its own: a hang guard, not a speed check. 90 s lets
+        /// a run that starts fresh worker processes for each of several calls (multiprocessing) finish on a loaded
+        /// machine; a hang still ends the run.
+        /// </summary>
+        public static readonly TimeSpan DefaultGuard = TimeSpan.FromSeconds(90);
 
         private const string TerminatingVariable = "__JoblibTestsTerminatingError";
 
