@@ -496,15 +496,15 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
         }
 
         It 'tries a failed item again with -Retry and writes only the successful attempt' {
-            $dir = Join-Path $TestDrive "retry-$Backend"
-            $null = New-Item -ItemType Directory -Path $dir -Force
+            $dir = Join-Path $TestDrive "retry-$Backend-$([guid]::NewGuid().ToString('N'))"
+            $null = New-Item -ItemType Directory -Path $dir
             $out = 1..4 | Invoke-JoblibParallel {
                 $log = Join-Path $using:dir "$_.txt"
                 Add-Content -LiteralPath $log -Value 'try'
                 "attempt $((Get-Content -LiteralPath $log).Count) of $_"
                 if ($_ -eq 2 -and (Get-Content -LiteralPath $log).Count -lt 3) { throw 'flaky' }
-            } @run -Retry 3
-            $out | Should -Be @('attempt 1 of 1', 'attempt 3 of 2', 'attempt 1 of 3', 'attempt 1 of 4')
+            } @run -Retry 3 -Verbose 4>&1 | Tee-Object -Variable all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+            $out | Should -Be @('attempt 1 of 1', 'attempt 3 of 2', 'attempt 1 of 3', 'attempt 1 of 4') -Because "the call wrote: $($all -join ' | ')"
         }
 
         It 'says how many attempts an item failed after -Retry' {
