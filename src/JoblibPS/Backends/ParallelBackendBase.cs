@@ -173,9 +173,11 @@ namespace JoblibPS
         /// <summary>The batch sizer behind the default <see cref="ComputeBatchSize"/>; the engine resets it at the start of every call.</summary>
         protected AutoBatchSizer AutoBatcher { get; } = new AutoBatchSizer();
 
-        internal void ResetBatchSizer()
+        /// <summary>Starts the default batch sizer afresh for a call, from the item cost remembered for the call's block when there is one.</summary>
+        internal void ResetBatchSizer(double? secondsPerItem = null)
         {
             AutoBatcher.Reset();
+            if (secondsPerItem.HasValue) AutoBatcher.StartFrom(secondsPerItem.Value);
         }
 
         /// <summary>

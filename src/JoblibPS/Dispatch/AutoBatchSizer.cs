@@ -75,6 +75,19 @@ namespace JoblibPS.Dispatch
             _smoothedSeconds = 0;
         }
 
+        /// <summary>
+        /// Starts from a known cost of one item (remembered from earlier calls) instead of from one item: the size whose
+        /// batch lasts the shortest ideal duration, within <see cref="MaxBatchSize"/>. The first batches still measure
+        /// and adapt as usual.
+        /// </summary>
+        public void StartFrom(double secondsPerItem)
+        {
+            if (!(secondsPerItem > 0)) return;
+            double size = MinIdealBatchDuration.TotalSeconds / secondsPerItem;
+            _effectiveBatchSize = (int)Math.Max(1, Math.Min(Math.Min(MaxBatchSize, int.MaxValue / 2), Math.Floor(size)));
+            _smoothedSeconds = 0;
+        }
+
         /// <summary>Returns the size of the next batch (joblib's compute_batch_size).</summary>
         public int ComputeBatchSize()
         {

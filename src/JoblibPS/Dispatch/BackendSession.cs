@@ -41,8 +41,8 @@ namespace JoblibPS.Dispatch
         /// <summary>True between a successful <see cref="Start"/> and <see cref="End"/>.</summary>
         public bool Started => _started;
 
-        /// <summary>Configures the backend (following up to 8 fallbacks) and starts the call.</summary>
-        public void Start(ParallelCall call)
+        /// <summary>Configures the backend (following up to 8 fallbacks) and starts the call of <paramref name="scriptText"/>.</summary>
+        public void Start(ParallelCall call, string scriptText)
         {
             for (int hop = 0; ; hop++)
             {
@@ -67,7 +67,7 @@ namespace JoblibPS.Dispatch
             {
                 throw new TerminatingErrorException(ErrorRecords.BackendContract(Backend, $"Configure returned {NJobs} jobs; it must return at least 1"));
             }
-            Backend.ResetBatchSizer();
+            Backend.ResetBatchSizer(ItemCostMemory.Recall(Backend, scriptText));
             Call(() => Backend.StartCall(), "StartCall threw an exception");
             _started = true;
         }

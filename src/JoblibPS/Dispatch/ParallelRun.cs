@@ -88,7 +88,7 @@ namespace JoblibPS.Dispatch
         public void Start()
         {
             var call = new ParallelCall(_settings.NJobs, _settings.BackendArguments, _settings.InnerMaxNumThreads, _request.Timeout, _request.Ordered, _request.BatchSizeText, _request.PreDispatch, _stop.Token);
-            _session.Start(call);
+            _session.Start(call, _request.Script.Text);
             try { _window = PreDispatchExpression.Evaluate(_request.PreDispatch, _session.NJobs); }
             catch (FormatException ex) { throw new TerminatingErrorException(ErrorRecords.Argument(ErrorIds.InvalidPreDispatch, ex.Message, _request.PreDispatch)); }
             _reorderLimit = (int)Math.Min(int.MaxValue, Math.Max(16L, 4L * _window));
@@ -200,9 +200,13 @@ namespace JoblibPS.Dispatch
             }
             else if (endOfInput)
             {
-                // Tail: split what is left into smaller batches so that no worker is left with a long tail
-                // (joblib divides the last slice by 10 * n_jobs).
-                take = Math.Max(1, Math.Min(_pending.Count, size / (10 * _session.NJobs)));
+                // Tail: split what is left into smaller batches so that no worker is left with a long tail. joblib
+                // divides the batch size by 10 * n_jobs, which for a few hundred items on many workers means batches
+                // of one, each a round trip where a batch costs milliseconds (a worker process, an SSH host): so a
+                // batch also takes its share of what is left, half of it spread over the workers, and the batches
+                // shrink as the input runs out.
+                int share = (int)Math.Min(size, Math.Ceiling(_pending.Count / (2.0 * _session.NJobs)));
+                take = Math.Max(1, Math.Min(_pending.Count, Math.Max(size / (10 * _session.NJobs), share)));
                 if (_running >= _session.NJobs && take == _pending.Count && take > 1) take = Math.Max(1, take / 2);
             }
             else if (_running < _session.NJobs && (_upstreamSlow || _clock.ElapsedTicks - _oldestPendingTicks >= HoldTicks))
@@ -328,6 +332,7 @@ namespace JoblibPS.Dispatch
                 _completedItems += result.Outcome == BatchOutcome.Completed ? span.Count : 0;
                 _workerTime += result.Duration;
                 _session.Call(() => Backend.BatchCompleted(span.Count, result.Duration), "BatchCompleted threw an exception");
+                if (result.Outcome == BatchOutcome.Completed) ItemCostMemory.Record(Backend, _request.Script.Text, span.Count, result.Duration);
                 _batchSizeStale = true;
                 span.Result = result;
                 span.WriteCount = result.Outcome == BatchOutcome.Completed ? span.Count : result.CompleteItems;

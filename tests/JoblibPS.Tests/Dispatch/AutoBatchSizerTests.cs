@@ -224,6 +224,41 @@ namespace JoblibPS.Tests.Dispatch
             Assert.Equal(160, sizer.ComputeBatchSize());
         }
 
+        [Fact]
+        public void StartsFromARememberedItemCostAndStillAdapts()
+        {
+            // 5 ms items against joblib's 0.2 s: batches of 40 from the start, not 1, 8, 40.
+            var sizer = new AutoBatchSizer();
+            sizer.StartFrom(0.005);
+            Assert.Equal(40, sizer.ComputeBatchSize());
+            // The items became 50 ms each: one batch of 40 takes 2 s and more, and the next is cut to the ideal.
+            sizer.BatchCompleted(40, S(2.5));
+            Assert.Equal(6, sizer.ComputeBatchSize());
+            // A tiny cost is held to MaxBatchSize; nothing known leaves the size at one.
+            var capped = new AutoBatchSizer { MaxBatchSize = 4096, MinIdealBatchDuration = S(0.05) };
+            capped.StartFrom(0.000001);
+            Assert.Equal(4096, capped.ComputeBatchSize());
+            var fresh = new AutoBatchSizer();
+            fresh.StartFrom(0);
+            Assert.Equal(1, fresh.ComputeBatchSize());
+        }
+
+        [Fact]
+        public void RemembersItemCostsPerBackendTypeAndBlockText()
+        {
+            ItemCostMemory.Clear();
+            var threading = new JoblibPS.Backends.Threading.ThreadingBackend();
+            var sequential = new JoblibPS.Backends.Sequential.SequentialBackend();
+            ItemCostMemory.Record(threading, "Start-Sleep -m 5", 10, S(0.05));
+            Assert.Equal(0.005, ItemCostMemory.Recall(threading, "Start-Sleep -m 5").Value, 6);
+            Assert.Null(ItemCostMemory.Recall(threading, "Start-Sleep -m 50"));
+            Assert.Null(ItemCostMemory.Recall(sequential, "Start-Sleep -m 5"));
+            // Later batches move the estimate a fifth of the way, as the batch sizer smooths.
+            ItemCostMemory.Record(threading, "Start-Sleep -m 5", 10, S(0.55));
+            Assert.Equal(0.8 * 0.005 + 0.2 * 0.055, ItemCostMemory.Recall(threading, "Start-Sleep -m 5").Value, 6);
+            ItemCostMemory.Clear();
+        }
+
         private sealed class ThreadingProbe : JoblibPS.Backends.Threading.ThreadingBackend
         {
             public AutoBatchSizer Sizer => AutoBatcher;
