@@ -13,6 +13,7 @@
       W2   CPU-bound, allocs   8 items of a 1..14,000,000 summing loop, N = 2        -> speedup
       W2S  CPU-bound, no alloc 8 items of [Threading.Thread]::SpinWait(12000000), N=2 -> speedup
       W3   I/O-bound           200 items of Start-Sleep -Milliseconds 50, N = 20     -> wall/ideal, first output
+      Auto auto-batching       -BatchSize auto against fixed sizes per backend: bench/Auto-Batching.ps1
       W5   scale               100,000 and 1,000,000 items of W1's block, each run in a fresh child
                                pwsh (sequential ForEach-Object and the threading backend only)
                                                                                      -> items/s, peak working set
@@ -31,7 +32,7 @@
     Timed rounds per contender and workload (the median is reported). Default 3 (1 with -Quick).
 
 .PARAMETER Workload
-    Any of W1, W2, W2S, W3, W5. Default: all. A single comma-separated string is accepted too
+    Any of W1, W2, W2S, W3, W5, Auto. Default: all. A single comma-separated string is accepted too
     (handy with pwsh -File).
 
 .PARAMETER Backend
@@ -63,7 +64,7 @@
 param(
     [string]$ModulePath,
     [int]$Repeat = 3,
-    [string[]]$Workload = @('W1', 'W2', 'W2S', 'W3', 'W5'),
+    [string[]]$Workload = @('W1', 'W2', 'W2S', 'W3', 'W5', 'Auto'),
     [string[]]$Backend,
     [switch]$Quick,
     [string]$OutFile,
@@ -92,6 +93,9 @@ function Split-ListParameter([string[]]$Value) {
 
 $knownWorkloads = 'W1', 'W2', 'W2S', 'W3', 'W5'
 $Workload = @(Split-ListParameter $Workload)
+# Auto: -BatchSize auto against fixed sizes per backend (bench/Auto-Batching.ps1), appended to the report.
+$runAuto = 'Auto' -in $Workload
+$Workload = @($Workload | Where-Object { $_ -ne 'Auto' })
 foreach ($w in $Workload) {
     if ($w -notin $knownWorkloads) { throw "Unknown workload '$w'. Known: $($knownWorkloads -join ', ')." }
 }
@@ -687,6 +691,14 @@ $detail | ForEach-Object { Write-Host $_ }
 Write-Host ''
 Write-Host '== Anomalies =='
 if ($anomalies.Count) { $anomalies | ForEach-Object { Write-Host "- $_" } } else { Write-Host 'none' }
+
+if ($runAuto) {
+    Write-Host ''
+    Write-Host '== Auto-batching against fixed sizes (bench/Auto-Batching.ps1) =='
+    $autoLines = @(& (Join-Path $PSScriptRoot 'Auto-Batching.ps1') -ModulePath $ModulePath -Repeat $Repeat | ForEach-Object { "$_" })
+    $autoLines | Write-Host
+    $md += @('', '## Auto-batching against fixed batch sizes', '', '```') + $autoLines + @('```')
+}
 
 $outDir = Split-Path -Parent $OutFile
 if ($outDir -and -not (Test-Path -LiteralPath $outDir)) { New-Item -ItemType Directory -Path $outDir -Force | Out-Null }

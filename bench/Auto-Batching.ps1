@@ -1,0 +1,97 @@
+#Requires -Version 7.0
+<#
+.SYNOPSIS
+    How close -BatchSize auto comes to the best fixed batch size, per backend and workload, in one run.
+.DESCRIPTION
+    For each backend (threading and loky with 2 workers; remote over 2 loopback sshd hosts with 2 slots each when
+    /usr/sbin/sshd exists) and each workload, times the call with -BatchSize auto and with each fixed size, -Repeat
+    rounds interleaved, and prints the medians and auto / best fixed (1.00 is as good as the best hand-picked size;
+    the goal is 1.2 or less). The first auto call of a block starts from one item; later ones start from the item cost
+    the process remembers (Dispatch/ItemCostMemory.cs), as a user's repeated calls do: both are shown.
+    Workloads: 400 items of 5 ms waiting, 2,000 items of about 0.2 ms of CPU, and (remote) 200 items of 50 ms.
+    Run by bench/Invoke-Benchmark.ps1 -Workload Auto, or alone.
+.EXAMPLE
+    dotnet pwsh ./bench/Auto-Batching.ps1 -Repeat 3
+#>
+param(
+    [string] $ModulePath,
+    [int] $Repeat = 3,
+    [string[]] $FixedSizes = @('1', '8', '32', '128'),
+    [string[]] $Backend = @('threading', 'loky', 'remote')
+)
+$ErrorActionPreference = 'Stop'
+# Lists given through pwsh -File arrive as one string ('1,8,32'): split them.
+$FixedSizes = @($FixedSizes | ForEach-Object { "$_" -split ',' } | Where-Object { $_ } | ForEach-Object { [int]$_ })
+$Backend = @($Backend | ForEach-Object { "$_" -split ',' } | ForEach-Object { $_.Trim() } | Where-Object { $_ })
+$RepoRoot = Split-Path -Parent $PSScriptRoot
+if (-not $ModulePath) { $ModulePath = if ($env:JOBLIBPS_MODULE) { $env:JOBLIBPS_MODULE } else { Join-Path $RepoRoot 'out/JoblibPS/JoblibPS.psd1' } }
+Import-Module $ModulePath
+
+$workloads = @(
+    @{ Name = '400 items of 5 ms waiting'; Items = 1..400; Block = { Start-Sleep -Milliseconds 5; $_ } }
+    @{ Name = '2,000 items of ~0.2 ms CPU'; Items = 1..2000; Block = { [System.Threading.Thread]::SpinWait(20000); $_ } }
+)
+$remoteWorkload = @{ Name = '200 items of 50 ms waiting'; Items = 1..200; Block = { Start-Sleep -Milliseconds 50; $_ } }
+
+function Measure-Call([scriptblock] $Call, $Expected) {
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    $out = @(& $Call)
+    $clock.Stop()
+    if ($out.Count -ne $Expected.Count) { throw "A call returned $($out.Count) items instead of $($Expected.Count)." }
+    $clock.Elapsed.TotalSeconds
+}
+
+function Get-Median([double[]] $Values) { ($Values | Sort-Object)[[int][Math]::Floor(($Values.Count - 1) / 2)] }
+
+$rows = [System.Collections.Generic.List[object]]::new()
+function Measure-Backend([string] $Name, [hashtable] $Run, $Work) {
+    $sizes = @('auto') + $FixedSizes
+    $times = @{}
+    # A unique block text per backend and workload, so the first auto call starts with nothing remembered.
+    $block = [scriptblock]::Create("# $Name $([guid]::NewGuid())`n" + $Work.Block.ToString())
+    $null = $Work.Items | Select-Object -First 4 | Invoke-JoblibParallel { $_ } @Run   # warm workers
+    $first = Measure-Call { $Work.Items | Invoke-JoblibParallel $block @Run } $Work.Items
+    foreach ($round in 1..$Repeat) {
+        foreach ($size in $sizes) {
+            $times[$size] += @(Measure-Call { $Work.Items | Invoke-JoblibParallel $block @Run -BatchSize $size } $Work.Items)
+        }
+    }
+    $best = $FixedSizes | Sort-Object { Get-Median $times[$_] } | Select-Object -First 1
+    $auto = Get-Median $times['auto']
+    $rows.Add([pscustomobject]@{
+            Backend        = $Name
+            Workload       = $Work.Name
+            'auto first s' = [Math]::Round($first, 3)
+            'auto s'       = [Math]::Round($auto, 3)
+            'best fixed'   = "$best ($([Math]::Round((Get-Median $times[$best]), 3)) s)"
+            'auto/best'    = [Math]::Round($auto / (Get-Median $times[$best]), 2)
+            'first/best'   = [Math]::Round($first / (Get-Median $times[$best]), 2)
+        })
+}
+
+foreach ($name in $Backend) {
+    if ($name -eq 'remote') {
+        if (-not (Test-Path -LiteralPath '/usr/sbin/sshd')) { Write-Warning 'remote left out: /usr/sbin/sshd is missing.'; continue }
+        Import-Module (Join-Path $RepoRoot 'tests/Remote/SshTestHosts.psm1') -Force
+        $root = Join-Path ([IO.Path]::GetTempPath()) "joblibps-bench-ssh-$PID"
+        $sshHosts = @()
+        try {
+            $sshHosts = @(Start-JoblibSshHost -Address 127.0.0.2 -Port 2251 -Root $root; Start-JoblibSshHost -Address 127.0.0.3 -Port 2251 -Root $root)
+            $arguments = @{ HostName = $sshHosts.HostName; Port = 2251; KeyFilePath = $sshHosts[0].KeyFilePath; Options = (Get-JoblibSshOptions $sshHosts[0]); JobsPerHost = 2 }
+            Use-JoblibConfig remote -BackendArgument $arguments {
+                Measure-Backend 'remote (2 hosts x 2)' @{ NJobs = 4 } $remoteWorkload
+            }
+        }
+        finally {
+            $sshHosts | Stop-JoblibSshHost
+            Remove-Item -LiteralPath $root -Recurse -Force -ErrorAction Ignore
+        }
+        continue
+    }
+    foreach ($work in $workloads) { Measure-Backend $name @{ Backend = $name; NJobs = 2 } $work }
+}
+"Auto-batching against fixed sizes $($FixedSizes -join ', '); medians of $Repeat (load average $((Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ' | Select-Object -First 1)):"
+$rows | Format-Table -AutoSize | Out-String -Width 200
+foreach ($group in $rows | Group-Object Backend) {
+    '{0}: worst auto/best {1:0.00} (later calls), {2:0.00} (a first call)' -f $group.Name, ($group.Group.'auto/best' | Measure-Object -Maximum).Maximum, ($group.Group.'first/best' | Measure-Object -Maximum).Maximum
+}
