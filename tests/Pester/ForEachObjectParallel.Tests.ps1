@@ -49,7 +49,7 @@ BeforeAll {
 
 AfterAll {
     # Later test files start from no process workers at all.
-    [JoblibPS.Backends.Process.ProcessPools]::ShutdownAll()
+    [JoblibPS.ParallelBackendBase].Assembly.GetType('JoblibPS.Backends.Process.ProcessPools', $true).GetMethod('ShutdownAll').Invoke($null, @())
 }
 
 Describe 'Coming from ForEach-Object -Parallel' {

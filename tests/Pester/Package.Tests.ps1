@@ -38,7 +38,7 @@ BeforeAll {
         # Only pwsh's own modules (PSResourceGet among them); pwsh adds the user module path under the new HOME.
         $info.Environment['PSModulePath'] = Join-Path (Split-Path -Parent $pwsh) 'Modules'
         $info.Environment['NO_COLOR'] = '1'
-        $info.Environment.Remove('JOBLIBPS_MODULE')
+        $null = $info.Environment.Remove('JOBLIBPS_MODULE')
         $process = [System.Diagnostics.Process]::Start($info)
         try {
             $stdout = $process.StandardOutput.ReadToEndAsync()

@@ -27,10 +27,21 @@ BeforeAll {
     $pwsh = if ($env:JOBLIBPS_PWSH) { $env:JOBLIBPS_PWSH } else { Join-Path $PSHOME $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' }) }
     $loky = @{ Backend = 'loky'; NJobs = 2 }
 
-    # The worker process ids that ran the items of a call (one per item).
+    # The worker process ids that ran the items of a call (one per item). The first -Together items (the run's NJobs,
+    # else 2) wait for each other before they return, so they run on that many different workers at once: a pool
+    # that opens workers on demand shows all of them, whichever starts first.
     function Get-WorkerPid {
-        param([hashtable] $Run, [int] $Items = 4)
-        1..$Items | Invoke-JoblibParallel { Start-Sleep -Milliseconds 200; $PID } @Run -BatchSize 1
+        param([hashtable] $Run, [int] $Items = 4, [int] $Together = 0)
+        $n = if ($Together) { $Together } elseif ($Run.ContainsKey('NJobs')) { $Run.NJobs } else { 2 }
+        $need = [Math]::Min($n, $Items)
+        $dir = Join-Path $TestDrive ('together-' + [guid]::NewGuid().ToString('N'))
+        $null = New-Item -ItemType Directory -Path $dir
+        1..$Items | Invoke-JoblibParallel {
+            $null = New-Item -ItemType File -Path (Join-Path $using:dir "$_")
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (@(Get-ChildItem -LiteralPath $using:dir).Count -lt $using:need -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
+            $PID
+        } @Run -BatchSize 1
     }
 
     # True when every process of -Id has exited within -Seconds (or was already gone).
@@ -280,7 +291,7 @@ Describe 'Process backends' {
 
         It 'starts its workers in parallel' {
             Stop-JoblibWorkerProcesses
-            Wait-ProcessExit -Id (Get-ChildPwsh).Id | Should -BeTrue
+            Wait-ProcessExit -Id @(Get-ChildPwsh | ForEach-Object Id) | Should -BeTrue
             # With -TimeoutSeconds a call starts once its workers are up, so all four exist when it returns.
             $null = 1..4 | Invoke-JoblibParallel { $_ } -Backend loky -NJobs 4 -TimeoutSeconds 60
             $workers = @(Get-ChildPwsh)
@@ -290,7 +301,7 @@ Describe 'Process backends' {
         }
 
         It 'grows and shrinks with NJobs' {
-            $three = Get-WorkerPid -Run @{ Backend = 'loky'; NJobs = 3 } -Items 6
+            $three = Get-WorkerPid -Run @{ Backend = 'loky'; NJobs = 3 } -Items 3
             @($three | Sort-Object -Unique).Count | Should -Be 3
             $two = Get-WorkerPid -Run $loky
             $gone = @($three | Sort-Object -Unique | Where-Object { $_ -notin $two })

@@ -115,8 +115,9 @@ namespace JoblibPS.Backends.Process
             var process = (PwshWorker)worker;
             if (!process.ExitCode.HasValue && thrown != null)
             {
-                // The process lives but its runspace broke: report what the invocation said.
-                return BatchResult.FromDriverOutput(task, null, thrown, false, false, DateTime.UtcNow - started);
+                // The process lives but its runspace broke: a message it could not read (an input nested too deep) or
+                // a transport failure. Say which value could not travel when one is to blame, else what the invocation said.
+                return TransportFailure.Diagnose(_name, task, BatchResult.FromDriverOutput(task, null, thrown, false, false, DateTime.UtcNow - started));
             }
             return WorkerCrash.Result(_name, task, process, started, (int)Math.Min(int.MaxValue, process.Progress.Started) - 1);
         }
