@@ -501,8 +501,8 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
             $out = 1..4 | Invoke-JoblibParallel {
                 $log = Join-Path $using:dir "$_.txt"
                 Add-Content -LiteralPath $log -Value 'try'
-                "attempt $((Get-Content -LiteralPath $log).Count) of $_"
-                if ($_ -eq 2 -and (Get-Content -LiteralPath $log).Count -lt 3) { throw 'flaky' }
+                "attempt $(@(Get-Content -LiteralPath $log).Count) of $_"
+                if ($_ -eq 2 -and @(Get-Content -LiteralPath $log).Count -lt 3) { throw 'flaky' }
             } @run -Retry 3 -Verbose 4>&1 | Tee-Object -Variable all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
             $out | Should -Be @('attempt 1 of 1', 'attempt 3 of 2', 'attempt 1 of 3', 'attempt 1 of 4') -Because "the call wrote: $($all -join ' | ')"
         }
@@ -522,7 +522,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
                 $me = "$PID/$([runspace]::DefaultRunspace.InstanceId)"
                 Add-Content -LiteralPath $log -Value $me
                 Start-Sleep -Milliseconds 300
-                if ($_ -eq 1 -and @(Get-Content -LiteralPath $log).Count -lt 2) { throw 'once' }
+                if ($_ -eq 1 -and @@(Get-Content -LiteralPath $log).Count -lt 2) { throw 'once' }
                 $me
             } @run -Retry 1 -BatchSize 1
             $attempts = @(Get-Content -LiteralPath (Join-Path $dir '1.txt'))
