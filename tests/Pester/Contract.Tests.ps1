@@ -522,7 +522,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
                 $me = "$PID/$([runspace]::DefaultRunspace.InstanceId)"
                 Add-Content -LiteralPath $log -Value $me
                 Start-Sleep -Milliseconds 300
-                if ($_ -eq 1 -and @@(Get-Content -LiteralPath $log).Count -lt 2) { throw 'once' }
+                if ($_ -eq 1 -and @(Get-Content -LiteralPath $log).Count -lt 2) { throw 'once' }
                 $me
             } @run -Retry 1 -BatchSize 1
             $attempts = @(Get-Content -LiteralPath (Join-Path $dir '1.txt'))
