@@ -514,16 +514,11 @@ namespace JoblibPS.Dispatch
         private void CheckStalled()
         {
             if (!_request.Timeout.HasValue || _running == 0 || _failure != null) return;
-            DateTime now = DateTime.UtcNow;
             TimeSpan sinceProgress = TimeSpan.FromSeconds((_clock.ElapsedTicks - _lastActivityTicks) / (double)Stopwatch.Frequency);
             foreach (BatchTask task in _inFlight.Keys)
             {
-                long progress = task.LastProgressTicks;
-                if (progress != 0)
-                {
-                    TimeSpan since = now - new DateTime(progress, DateTimeKind.Utc);
-                    if (since < sinceProgress) sinceProgress = since;
-                }
+                TimeSpan? since = task.SinceProgress;
+                if (since.HasValue && since.Value < sinceProgress) sinceProgress = since.Value;
             }
             TimeSpan grace = _request.Timeout.Value + TimeSpan.FromSeconds(1);
             if (sinceProgress > grace)

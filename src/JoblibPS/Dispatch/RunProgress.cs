@@ -13,7 +13,7 @@ namespace JoblibPS.Dispatch
     /// </summary>
     internal sealed class RunProgress
     {
-        /// <summary>Calls shorter than this show nothing (the "about a second").</summary>
+        /// <summary>Calls shorter than this show nothing: a bar that flashes for a fraction of a second helps nobody.</summary>
         public static readonly TimeSpan QuietPeriod = TimeSpan.FromSeconds(1);
 
         /// <summary>How often the bar and the verbose line are refreshed.</summary>

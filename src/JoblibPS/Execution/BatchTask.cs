@@ -130,8 +130,19 @@ namespace JoblibPS
         /// <summary>Set by the engine: true once the task's own timer stopped it for running an item too long.</summary>
         internal bool TimedOut { get; private set; }
 
-        /// <summary>UTC ticks of the last sign of progress (start, or the start of an item); 0 before the task starts.</summary>
+        /// <summary>Stopwatch timestamp of the last sign of progress (start, or the start of an item); 0 before the task starts.</summary>
         internal long LastProgressTicks => Interlocked.Read(ref _lastProgressTicks);
+
+        /// <summary>How long since the last sign of progress; null before the task starts. The one clock of the engine: Stopwatch timestamps.</summary>
+        internal TimeSpan? SinceProgress
+        {
+            get
+            {
+                long last = LastProgressTicks;
+                if (last == 0) return null;
+                return TimeSpan.FromSeconds((System.Diagnostics.Stopwatch.GetTimestamp() - last) / (double)System.Diagnostics.Stopwatch.Frequency);
+            }
+        }
 
         /// <summary>Runs the task on the calling thread in a runspace borrowed from the module's in-process cache and returns its <see cref="BatchResult"/>.</summary>
         public object Invoke()
@@ -232,7 +243,7 @@ namespace JoblibPS
         private BatchResult Run(PowerShell ps, Runspace runspace)
         {
             var started = DateTime.UtcNow;
-            Interlocked.Exchange(ref _lastProgressTicks, started.Ticks);
+            Interlocked.Exchange(ref _lastProgressTicks, System.Diagnostics.Stopwatch.GetTimestamp());
             var output = new PSDataCollection<PSObject>();
             bool outOfProcess = runspace != null && runspace.RunspaceIsRemote;
             // In this process an item log marks where items start (see ItemLog); elsewhere marker records do.
@@ -289,7 +300,7 @@ namespace JoblibPS
         /// <summary>Records a sign of progress (an item started) for the item timeout.</summary>
         internal void MarkProgress()
         {
-            Interlocked.Exchange(ref _lastProgressTicks, DateTime.UtcNow.Ticks);
+            Interlocked.Exchange(ref _lastProgressTicks, System.Diagnostics.Stopwatch.GetTimestamp());
         }
 
         private void OnOutput(PSDataCollection<PSObject> output, int index)
@@ -302,9 +313,9 @@ namespace JoblibPS
 
         private void CheckItemTimeout()
         {
-            long last = LastProgressTicks;
-            if (last == 0 || !ItemTimeout.HasValue) return;
-            if (DateTime.UtcNow.Ticks - last > ItemTimeout.Value.Ticks && !TimedOut)
+            TimeSpan? since = SinceProgress;
+            if (since == null || !ItemTimeout.HasValue) return;
+            if (since.Value > ItemTimeout.Value && !TimedOut)
             {
                 TimedOut = true;
                 ThreadPool.QueueUserWorkItem(_ =>

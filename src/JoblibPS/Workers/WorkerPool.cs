@@ -706,12 +706,8 @@ namespace JoblibPS.Workers
             TimeSpan minAge = _kind.MinRunBeforeStop;
             if (minAge > TimeSpan.Zero)
             {
-                long youngest = running.Select(r => r.Job.Future.Task.LastProgressTicks).DefaultIfEmpty(0).Max();
-                if (youngest != 0)
-                {
-                    TimeSpan age = DateTime.UtcNow - new DateTime(youngest, DateTimeKind.Utc);
-                    if (age < minAge) Thread.Sleep(minAge - age);
-                }
+                TimeSpan? age = running.Select(r => r.Job.Future.Task.SinceProgress).Where(a => a.HasValue).DefaultIfEmpty(null).Min();
+                if (age.HasValue && age.Value < minAge) Thread.Sleep(minAge - age.Value);
             }
             foreach (var (_, job) in running) job.Future.Task.RequestStop();
             var clock = Stopwatch.StartNew();
