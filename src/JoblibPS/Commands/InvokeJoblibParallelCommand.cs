@@ -103,6 +103,7 @@ namespace JoblibPS.Commands
                 WorkingDirectory = SessionState.Path.CurrentFileSystemLocation?.ProviderPath,
                 Preferences = CallerPreferences(),
                 Ordered = !Unordered.IsPresent,
+                ForwardProgress = ShowsProgress(),
                 BatchSizeText = BatchSize,
                 PreDispatch = PreDispatch,
             };
@@ -225,6 +226,15 @@ namespace JoblibPS.Commands
 
         void IPipelineWriter.WriteProgress(ProgressRecord record) => CallerStreams.WriteProgress(this, record);
 
+        // The cmdlet writes every item's records to one pipeline: no item hooks.
+        bool IPipelineWriter.TracksItems => false;
+
+        void IPipelineWriter.ItemsStarted(long first, int count) { }
+
+        void IPipelineWriter.BeginItem(long inputIndex) { }
+
+        void IPipelineWriter.EndItem(long inputIndex, ErrorRecord failure) { }
+
         private void Guard(Action action)
         {
             try
@@ -237,6 +247,14 @@ namespace JoblibPS.Commands
                 _run = null;
                 ThrowTerminatingError(ex.ErrorRecord);
             }
+        }
+
+        /// <summary>True unless -ProgressAction or $ProgressPreference silences progress (SilentlyContinue or Ignore).</summary>
+        private bool ShowsProgress()
+        {
+            object value = MyInvocation.BoundParameters.TryGetValue("ProgressAction", out object given) ? given : SessionState.PSVariable.GetValue("ProgressPreference");
+            string text = (value is PSObject pso ? pso.BaseObject : value)?.ToString() ?? "Continue";
+            return !text.Equals("SilentlyContinue", StringComparison.OrdinalIgnoreCase) && !text.Equals("Ignore", StringComparison.OrdinalIgnoreCase);
         }
 
         private bool Bound(string name) => MyInvocation.BoundParameters.ContainsKey(name);
@@ -252,7 +270,8 @@ namespace JoblibPS.Commands
         /// cannot ask); the record then reaches the caller, whose own preference applies when it is written (there,
         /// too, Inquire acts as Continue: see <see cref="CallerStreams"/>).
         /// The order is <see cref="WorkerDriver.PreferenceNames"/>: error, warning, verbose, debug, information, then
-        /// $WhatIfPreference (a boolean: a dry run stays a dry run in the workers) and $ConfirmPreference.
+        /// $WhatIfPreference (a boolean: a dry run stays a dry run in the workers), $ConfirmPreference, and
+        /// $ProgressPreference (Continue when the caller shows progress, so the blocks' records are made and forwarded).
         /// </summary>
         private object[] CallerPreferences()
         {
@@ -260,6 +279,7 @@ namespace JoblibPS.Commands
             string[] common = { "ErrorAction", "WarningAction", null, null, "InformationAction" };
             var values = new object[names.Length];
             values[5] = LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+            values[7] = ShowsProgress() ? "Continue" : "SilentlyContinue";
             values[6] = (SessionState.PSVariable.GetValue("ConfirmPreference") is object confirm ? (confirm is PSObject wrapped ? wrapped.BaseObject : confirm) : null)?.ToString() ?? "High";
             for (int i = 0; i < common.Length; i++)
             {

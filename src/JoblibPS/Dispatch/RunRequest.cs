@@ -20,6 +20,9 @@ namespace JoblibPS.Dispatch
 
         public bool Ordered { get; set; } = true;
 
+        /// <summary>True when the caller shows progress: the blocks' Write-Progress records are then forwarded (see <see cref="ProgressRelay"/>); else workers do not even make them.</summary>
+        public bool ForwardProgress { get; set; }
+
         public TimeSpan? Timeout { get; set; }
 
         /// <summary>A fixed batch size, or null for auto.</summary>
