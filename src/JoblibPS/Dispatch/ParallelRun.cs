@@ -90,7 +90,7 @@ namespace JoblibPS.Dispatch
         /// <summary>Configures the backend (following fallbacks) and starts the call.</summary>
         public void Start()
         {
-            var call = new ParallelCall(_settings.NJobs, _settings.BackendArguments, _settings.InnerMaxNumThreads, _request.Timeout, _request.Ordered, _request.BatchSizeText, _request.PreDispatch, _stop.Token);
+            var call = new ParallelCall(_settings.NJobs, _settings.BackendArguments, _settings.InnerMaxNumThreads, _request.Timeout, _request.Ordered, _request.BatchSizeText, _request.PreDispatch, _stop.Token) { InJob = _request.InJob };
             _session.Start(call);
             try { _window = PreDispatchExpression.Evaluate(_request.PreDispatch, _session.NJobs); }
             catch (FormatException ex) { throw new TerminatingErrorException(ErrorRecords.Argument(ErrorIds.InvalidPreDispatch, ex.Message, _request.PreDispatch)); }
