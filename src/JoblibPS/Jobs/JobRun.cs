@@ -52,7 +52,7 @@ namespace JoblibPS.Jobs
             _items = items;
             _children = new JoblibChildJob[job.ChildJobs.Count];
             for (int i = 0; i < _children.Length; i++) _children[i] = (JoblibChildJob)job.ChildJobs[i];
-            // JoblibPS's own verbose and debug lines follow the caller's preference at the call, as the workers' do.
+            // JoblibPS's own verbose and debug lines follow the caller's preference at the call, as the workers' records do.
             _verbose = !IsSilent(request.Preferences, 2);
             _debug = !IsSilent(request.Preferences, 3);
             job.Run = this;
@@ -220,14 +220,15 @@ namespace JoblibPS.Jobs
 
         public void WriteWarning(string message) => Target.Warning.Add(new WarningRecord(message));
 
+        // An item's records were filtered by the worker already; JoblibPS's own lines (outside any item) are filtered here.
         public void WriteVerbose(string message)
         {
-            if (_verbose) Target.Verbose.Add(new VerboseRecord(message));
+            if (_verbose || _current != null) Target.Verbose.Add(new VerboseRecord(message));
         }
 
         public void WriteDebug(string message)
         {
-            if (_debug) Target.Debug.Add(new DebugRecord(message));
+            if (_debug || _current != null) Target.Debug.Add(new DebugRecord(message));
         }
 
         public void WriteInformation(InformationRecord record) => Target.Information.Add(record);
