@@ -1,6 +1,6 @@
 # What a user coming from ForEach-Object -Parallel relies on and JoblibPS keeps (see "Coming from ForEach-Object
 # -Parallel" in about_JoblibPS): -Debug and Inquire preferences that never prompt (also with no console), script
-# blocks that never cross runspaces as live objects, and the block's own error ids.
+# blocks that never cross runspaces as live objects, the block's own error ids, and the block's Write-Progress.
 
 BeforeDiscovery {
     # In-process and process backends: the rules below hold for each.
@@ -49,6 +49,7 @@ BeforeAll {
 
 AfterAll {
     # Later test files start from no process workers at all.
+    # ProcessPools is internal: reached through its assembly.
     [JoblibPS.ParallelBackendBase].Assembly.GetType('JoblibPS.Backends.Process.ProcessPools', $true).GetMethod('ShutdownAll').Invoke($null, @())
 }
 
@@ -180,6 +181,55 @@ Describe 'Coming from ForEach-Object -Parallel: <Backend>' -ForEach $Backends {
             $err = $null
             try { 1 | Invoke-JoblibParallel { throw 'boom' } @run } catch { $err = $_ }
             $err.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskFailed,*'
+        }
+    }
+
+    Context 'Write-Progress in the block' -Skip:($Backend -eq 'sequential') {
+        BeforeAll {
+            # Runs a call in a runspace of its own (the caller's progress stream is then readable) with
+            # $ProgressPreference set as given; returns the call's output and the progress records it wrote.
+            function Invoke-WithProgress {
+                param([string] $Preference, [string] $Block, [int] $Items = 2)
+                $ps = [powershell]::Create()
+                try {
+                    $null = $ps.AddScript("Import-Module '$($modulePath -replace "'", "''")'; `$ProgressPreference = '$Preference'; 1..$Items | Invoke-JoblibParallel { $Block } -Backend $Backend -NJobs 2")
+                    $output = $ps.Invoke()
+                    if ($ps.Streams.Error.Count) { throw $ps.Streams.Error[0] }
+                    [pscustomobject]@{ Output = @($output); Progress = @($ps.Streams.Progress) }
+                }
+                finally {
+                    $ps.Dispose()
+                }
+            }
+        }
+
+        It 'reaches the caller''s progress stream, as children of JoblibPS''s own bar once it is shown' {
+            # The items run past the second after which JoblibPS shows its bar, then report.
+            $result = Invoke-WithProgress -Preference Continue -Block 'Start-Sleep -Milliseconds 1500; Write-Progress -Id 5 -Activity "item $_" -Status working -PercentComplete 50; $ProgressPreference'
+            $result.Output | Should -Be 'Continue', 'Continue'
+            $bar = @($result.Progress | Where-Object Activity -eq 'Invoke-JoblibParallel')
+            $bar.Count | Should -BeGreaterThan 0
+            $block = @($result.Progress | Where-Object Activity -like 'item *')
+            $block.Count | Should -BeGreaterThan 0
+            $block | ForEach-Object {
+                $_.ActivityId | Should -Be 5
+                $_.StatusDescription | Should -Be 'working'
+                $_.ParentActivityId | Should -Be $bar[0].ActivityId
+            }
+        }
+
+        It 'is not even made in the workers when the caller''s $ProgressPreference is SilentlyContinue' {
+            $result = Invoke-WithProgress -Preference SilentlyContinue -Block 'Write-Progress -Activity "item $_" -Status s; $ProgressPreference'
+            $result.Output | Should -Be 'SilentlyContinue', 'SilentlyContinue'
+            $result.Progress | Where-Object Activity -like 'item *' | Should -BeNullOrEmpty
+        }
+
+        It 'forwards the latest record per activity, so thousands of records cost the caller a few writes' {
+            $result = Invoke-WithProgress -Preference Continue -Items 4 -Block 'foreach ($i in 1..500) { Write-Progress -Id 9 -Activity "item" -Status "$i" }; $_'
+            $result.Output | Should -Be 1, 2, 3, 4
+            $block = @($result.Progress | Where-Object Activity -eq 'item')
+            $block.Count | Should -BeGreaterThan 0
+            $block.Count | Should -BeLessThan 2000
         }
     }
 }

@@ -4,6 +4,7 @@ using System.Management.Automation.Runspaces;
 using JoblibPS.Config;
 using JoblibPS.Dispatch;
 using JoblibPS.Execution;
+using JoblibPS.Jobs;
 using JoblibPS.Output;
 
 namespace JoblibPS.Commands
@@ -18,6 +19,9 @@ namespace JoblibPS.Commands
     {
         private ParallelRun _run;
         private long _itemCount;
+        private RunRequest _jobRequest;
+        private ResolvedSettings _jobSettings;
+        private System.Collections.Generic.List<object> _jobItems;
 
         /// <summary>The script block run for each item.</summary>
         [Parameter(Mandatory = true, Position = 0)]
@@ -93,6 +97,10 @@ namespace JoblibPS.Commands
         [Parameter]
         public ScriptBlock InitializationScript { get; set; }
 
+        /// <summary>Return at once a job (in the session's job repository) that runs the call, one child job per item.</summary>
+        [Parameter]
+        public SwitchParameter AsJob { get; set; }
+
         /// <summary>Validates, resolves the config and starts the run.</summary>
         protected override void BeginProcessing()
         {
@@ -103,6 +111,8 @@ namespace JoblibPS.Commands
                 WorkingDirectory = SessionState.Path.CurrentFileSystemLocation?.ProviderPath,
                 Preferences = CallerPreferences(),
                 Ordered = !Unordered.IsPresent,
+                ForwardProgress = ShowsProgress(),
+                InJob = AsJob.IsPresent,
                 BatchSizeText = BatchSize,
                 PreDispatch = PreDispatch,
             };
@@ -134,7 +144,8 @@ namespace JoblibPS.Commands
             {
                 Fail(ErrorIds.InvalidRetry, $"-RetryDelaySeconds {RetryDelaySeconds} is not valid. Give 0 (retry at once) or a positive number of seconds.", RetryDelaySeconds);
             }
-            request.OnError = OnError;
+            // In a job the other items keep running past a failed one (as ForEach-Object -AsJob), unless -OnError says otherwise.
+            request.OnError = AsJob.IsPresent && !Bound(nameof(OnError)) ? OnErrorAction.Continue : OnError;
             request.Retry = Retry;
             request.RetryDelay = TimeSpan.FromSeconds(RetryDelaySeconds);
             request.Setup = WorkerSetupBuilder.Build(this, ScriptBlock, ImportFunction, ImportVariable, ImportModule, InitializationScript);
@@ -166,8 +177,19 @@ namespace JoblibPS.Commands
             {
                 ThrowTerminatingError(ErrorRecords.BackendCreation(ex, Backend));
             }
+            if (AsJob.IsPresent) settings = ConfigResolver.ForJob(settings);
             foreach (string note in settings.Notes) CallerStreams.WriteVerbose(this, note);
 
+            if (AsJob.IsPresent)
+            {
+                // The job starts once all input is in (as ForEach-Object -Parallel -AsJob does).
+                _jobRequest = request;
+                _jobSettings = settings;
+                _jobItems = new System.Collections.Generic.List<object>();
+                string warning = request.Script.ProcessExitWarning(settings.Backend);
+                if (warning != null) CallerStreams.WriteWarning(this, warning);
+                return;
+            }
             _run = new ParallelRun(request, settings, this);
             Guard(() => _run.Start());
             string exitWarning = request.Script.ProcessExitWarning(_run.Backend);
@@ -185,13 +207,24 @@ namespace JoblibPS.Commands
             Guard(() =>
             {
                 ScriptBlockValues.CheckItem(InputObject, _itemCount);
-                _run.Add(InputObject);
+                if (_jobItems != null) _jobItems.Add(InputObject);
+                else _run.Add(InputObject);
             });
         }
 
         /// <summary>Waits for the rest of the work and writes it.</summary>
         protected override void EndProcessing()
         {
+            if (_jobItems != null)
+            {
+                var job = new JoblibJob(ScriptBlock.ToString(), _jobItems.Count, _jobSettings.Backend.ToString());
+                var run = new JobRun(job, _jobRequest, _jobSettings, _jobItems);
+                _jobSettings = null;
+                JobRepository.Add(job);
+                job.StartJob();
+                WriteObject(job);
+                return;
+            }
             Guard(() => _run.Finish());
         }
 
@@ -206,6 +239,12 @@ namespace JoblibPS.Commands
         {
             _run?.Dispose();
             _run = null;
+            // A job that never started (an error or Ctrl+C while input came in): release the backend made for it.
+            if (_jobSettings != null && _jobSettings.CallOwnsBackend)
+            {
+                try { _jobSettings.Backend.Terminate(); } catch (Exception) { }
+            }
+            _jobSettings = null;
         }
 
         void IPipelineWriter.WriteOutput(object value) => WriteObject(value);
@@ -225,6 +264,15 @@ namespace JoblibPS.Commands
 
         void IPipelineWriter.WriteProgress(ProgressRecord record) => CallerStreams.WriteProgress(this, record);
 
+        // The cmdlet writes every item's records to one pipeline: no item hooks.
+        bool IPipelineWriter.TracksItems => false;
+
+        void IPipelineWriter.ItemsStarted(long first, int count) { }
+
+        void IPipelineWriter.BeginItem(long inputIndex) { }
+
+        void IPipelineWriter.EndItem(long inputIndex, ErrorRecord failure) { }
+
         private void Guard(Action action)
         {
             try
@@ -237,6 +285,14 @@ namespace JoblibPS.Commands
                 _run = null;
                 ThrowTerminatingError(ex.ErrorRecord);
             }
+        }
+
+        /// <summary>True unless -ProgressAction or $ProgressPreference silences progress (SilentlyContinue or Ignore).</summary>
+        private bool ShowsProgress()
+        {
+            object value = MyInvocation.BoundParameters.TryGetValue("ProgressAction", out object given) ? given : SessionState.PSVariable.GetValue("ProgressPreference");
+            string text = (value is PSObject pso ? pso.BaseObject : value)?.ToString() ?? "Continue";
+            return !text.Equals("SilentlyContinue", StringComparison.OrdinalIgnoreCase) && !text.Equals("Ignore", StringComparison.OrdinalIgnoreCase);
         }
 
         private bool Bound(string name) => MyInvocation.BoundParameters.ContainsKey(name);
@@ -252,7 +308,8 @@ namespace JoblibPS.Commands
         /// cannot ask); the record then reaches the caller, whose own preference applies when it is written (there,
         /// too, Inquire acts as Continue: see <see cref="CallerStreams"/>).
         /// The order is <see cref="WorkerDriver.PreferenceNames"/>: error, warning, verbose, debug, information, then
-        /// $WhatIfPreference (a boolean: a dry run stays a dry run in the workers) and $ConfirmPreference.
+        /// $WhatIfPreference (a boolean: a dry run stays a dry run in the workers), $ConfirmPreference, and
+        /// $ProgressPreference (Continue when the caller shows progress, so the blocks' records are made and forwarded).
         /// </summary>
         private object[] CallerPreferences()
         {
@@ -260,6 +317,7 @@ namespace JoblibPS.Commands
             string[] common = { "ErrorAction", "WarningAction", null, null, "InformationAction" };
             var values = new object[names.Length];
             values[5] = LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+            values[7] = ShowsProgress() ? "Continue" : "SilentlyContinue";
             values[6] = (SessionState.PSVariable.GetValue("ConfirmPreference") is object confirm ? (confirm is PSObject wrapped ? wrapped.BaseObject : confirm) : null)?.ToString() ?? "High";
             for (int i = 0; i < common.Length; i++)
             {

@@ -9,9 +9,10 @@ namespace JoblibPS.Commands
         /// <summary>Nothing to do on import: pools start on first use.</summary>
         public void OnImport() { }
 
-        /// <summary>Closes every warm runspace and worker.</summary>
+        /// <summary>Stops every running -AsJob job (its work, not its records), then closes every warm runspace and worker.</summary>
         public void OnRemove(PSModuleInfo psModuleInfo)
         {
+            JoblibPS.Jobs.JobRun.StopAll();
             LocalRunspaceCache.CloseAll();
             JoblibPS.Backends.Process.ProcessPools.ShutdownAll();
             JoblibPS.Backends.Remote.RemoteWorkerKind.CloseAll();

@@ -31,6 +31,9 @@ namespace JoblibPS.Config
         /// </summary>
         public bool OwnsBackend { get; set; }
 
+        /// <summary>True when the scope created <see cref="Backend"/> (by name or preference) and terminates it when it ends.</summary>
+        public bool CreatedBackend { get; set; }
+
         /// <summary>True for the frame a worker runs a batch under (its backend is the outer backend's nested backend).</summary>
         public bool IsWorker { get; set; }
     }

@@ -38,6 +38,9 @@ namespace JoblibPS.Config
 
         /// <summary>Why the backend or the number of jobs was chosen, for verbose messages; empty when nothing noteworthy.</summary>
         public List<string> Notes { get; } = new List<string>();
+
+        /// <summary>The frame the backend came from, when a Use-JoblibConfig scope created it (and terminates it when the scope ends); else null.</summary>
+        public ConfigFrame ScopeFrame { get; set; }
     }
 
     /// <summary>A config option the backend cannot honour.</summary>
@@ -99,6 +102,7 @@ namespace JoblibPS.Config
                 result.Backend = backendFrame.Backend;
                 result.CallOwnsBackend = !backendFrame.OwnsBackend;
                 result.EnsureReadyOnAbort = backendFrame.OwnsBackend;
+                if (backendFrame.OwnsBackend && backendFrame.CreatedBackend) result.ScopeFrame = backendFrame;
             }
             else
             {
@@ -123,6 +127,38 @@ namespace JoblibPS.Config
             result.NJobs = nJobs ?? result.Backend.DefaultNJobs;
             if (nJobs == null && result.NJobs == 1) result.Notes.Add(OneJobByDefault(result.Backend));
             return result;
+        }
+
+        /// <summary>
+        /// The settings of a call resolved for a job (-AsJob), which outlives the call and so the scope it was started in:
+        /// a backend that a Use-JoblibConfig scope created (and terminates when it ends) is replaced by a new one of
+        /// the same name and arguments that the job owns; and the sequential backend, which runs work on the caller's
+        /// pipeline thread, becomes the threading backend with one job (a job has no caller's thread to borrow: its
+        /// one worker is a runspace of its own, which gets -ImportFunction, -ImportVariable and the rest as any
+        /// threading worker does). Everything else (NJobs, arguments, Prefer, Require) stays as resolved at the call.
+        /// </summary>
+        public static ResolvedSettings ForJob(ResolvedSettings settings)
+        {
+            int nestingLevel = settings.Backend.NestingLevel;
+            if (settings.ScopeFrame != null)
+            {
+                settings.Backend = BackendRegistry.Create(settings.ScopeFrame.BackendName, settings.ScopeFrame.BackendArguments ?? new Hashtable());
+                settings.Backend.NestingLevel = nestingLevel;
+                settings.CallOwnsBackend = true;
+                settings.EnsureReadyOnAbort = false;
+                settings.ScopeFrame = null;
+            }
+            if (settings.Backend is Backends.Sequential.SequentialBackend)
+            {
+                if (settings.CallOwnsBackend) settings.Backend.Terminate();
+                settings.Backend = BackendRegistry.Create("threading", new Hashtable());
+                settings.Backend.NestingLevel = nestingLevel;
+                settings.CallOwnsBackend = true;
+                settings.EnsureReadyOnAbort = false;
+                settings.NJobs = 1;
+                settings.Notes.Add("A job has no caller's thread to run the sequential backend's work on: it runs on one runspace of its own (the threading backend with 1 job).");
+            }
+            return settings;
         }
 
         /// <summary>The one rule for -NJobs 0, for Invoke-JoblibParallel and Use-JoblibConfig alike: null when the value is fine, else the error.</summary>

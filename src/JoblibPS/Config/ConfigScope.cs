@@ -94,6 +94,7 @@ namespace JoblibPS.Config
                 throw new TerminatingErrorException(ErrorRecords.BackendCreation(ex, backend));
             }
 
+            frame.CreatedBackend = created;
             Runspace runspace = Runspace.DefaultRunspace;
             int depth = ConfigScopes.Push(runspace, frame);
             if (frame.Backend != null) cmdlet.WriteVerbose($"Config scope uses backend {frame.BackendName}" + (frame.NJobs.HasValue ? $" with NJobs {frame.NJobs}." : "."));

@@ -57,6 +57,11 @@ namespace JoblibPS.Dispatch
                     if (_ownsBackend) SafeTerminate(Backend);
                     Backend = fallback.Backend;
                     _ownsBackend = true;
+                    if (call.InJob && Backend is Backends.Sequential.SequentialBackend)
+                    {
+                        // A job has no caller's thread for the sequential backend (see ParallelCall.InJob).
+                        Backend = new Backends.Threading.ThreadingBackend { NestingLevel = fallback.Backend.NestingLevel };
+                    }
                 }
                 catch (Exception ex) when (!(ex is FallbackToBackendException) && !(ex is PipelineStoppedException))
                 {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
+using JoblibPS.Output;
 
 namespace JoblibPS.Dispatch
 {
@@ -94,11 +95,12 @@ namespace JoblibPS.Dispatch
         }
 
         /// <summary>
-        /// Writes what may be written now through <paramref name="write"/>, item by item (a failed item's error through
-        /// <paramref name="writeError"/>): in order, spans that start
-        /// before <paramref name="before"/> only (a failing call writes nothing from its failure on).
+        /// Writes what may be written now to <paramref name="writer"/>, item by item, each between its
+        /// <see cref="IPipelineWriter.BeginItem"/> and <see cref="IPipelineWriter.EndItem"/> (a failed item's error
+        /// through <see cref="IPipelineWriter.WriteOwnError"/>): in order, spans that start before
+        /// <paramref name="before"/> only (a failing call writes nothing from its failure on).
         /// </summary>
-        public void WriteReady(Action<PSObject> write, Action<ErrorRecord> writeError, Action<int> written, long before = long.MaxValue)
+        public void WriteReady(IPipelineWriter writer, Action<int> written, long before = long.MaxValue)
         {
             if (_ordered)
             {
@@ -106,7 +108,7 @@ namespace JoblibPS.Dispatch
                 {
                     Span first = _spans.First().Value;
                     if (first.First != _nextToWrite || !first.Ready || first.First >= before) return;
-                    Write(first, write, writeError, written);
+                    Write(first, writer, written);
                     _spans.Remove(first.First);
                     _nextToWrite = first.First + first.Count;
                 }
@@ -115,32 +117,37 @@ namespace JoblibPS.Dispatch
             {
                 foreach (Span span in _spans.Values.Where(s => s.Ready).ToList())
                 {
-                    Write(span, write, writeError, written);
+                    Write(span, writer, written);
                     _spans.Remove(span.First);
                 }
             }
         }
 
         /// <summary>Writes the first <paramref name="count"/> items of a span that failed the call (its earlier items' output comes before the error).</summary>
-        public static void WritePart(Span span, int count, Action<PSObject> write)
+        public static void WritePart(Span span, int count, IPipelineWriter writer)
         {
             if (span.Result == null) return;
+            bool items = writer.TracksItems;
             for (int i = span.Written; i < count && i < span.Result.StartedItems; i++)
             {
-                foreach (PSObject record in span.Result.RecordsOf(i)) write(record);
+                if (items) writer.BeginItem(span.First + i);
+                foreach (PSObject record in span.Result.RecordsOf(i)) StreamRecords.Write(record, writer);
                 span.Written = i + 1;
+                if (items) writer.EndItem(span.First + i, null);
             }
         }
 
-        private static void Write(Span span, Action<PSObject> write, Action<ErrorRecord> writeError, Action<int> written)
+        private static void Write(Span span, IPipelineWriter writer, Action<int> written)
         {
             if (span.FinalError != null)
             {
-                foreach (PSObject record in span.FinalRecords ?? Array.Empty<PSObject>()) write(record);
-                writeError(span.FinalError);
+                writer.BeginItem(span.First);
+                foreach (PSObject record in span.FinalRecords ?? Array.Empty<PSObject>()) StreamRecords.Write(record, writer);
+                writer.WriteOwnError(span.FinalError);
+                writer.EndItem(span.First, span.FinalError);
                 return;
             }
-            WritePart(span, span.WriteCount, write);
+            WritePart(span, span.WriteCount, writer);
             written(span.WriteCount);
         }
     }

@@ -22,6 +22,13 @@ namespace JoblibPS
             PreDispatch = preDispatch;
         }
 
+        /// <summary>
+        /// True when the call runs as a job (Invoke-JoblibParallel -AsJob): no caller's pipeline thread waits in it, so
+        /// a backend must not run work "in the caller's runspace". The built-in backends then do not fall back to the
+        /// sequential backend for one job; a fallback to it is replaced by one runspace of the job's own (threading, 1 job).
+        /// </summary>
+        public bool InJob { get; internal set; }
+
         /// <summary>The requested number of jobs (before the backend's EffectiveNJobs).</summary>
         public int NJobs { get; }
 

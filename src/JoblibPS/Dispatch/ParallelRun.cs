@@ -43,6 +43,8 @@ namespace JoblibPS.Dispatch
         private readonly object _callToken = new object();
         private readonly ConcurrentDictionary<BatchTask, Span> _inFlight = new ConcurrentDictionary<BatchTask, Span>();
         private readonly RunProgress _progress;
+        private readonly ProgressRelay _blockProgress;
+        private readonly ConcurrentQueue<KeyValuePair<long, int>> _startedItems = new ConcurrentQueue<KeyValuePair<long, int>>();
         private readonly System.Management.Automation.Runspaces.Runspace _runspace = System.Management.Automation.Runspaces.Runspace.DefaultRunspace;
         private IDisposable _mailbox;
         private int _window;
@@ -79,6 +81,7 @@ namespace JoblibPS.Dispatch
             _policy = new FailurePolicy(request.OnError, request.Retry, request.RetryDelay);
             _output = new OutputOrder(request.Ordered);
             _progress = new RunProgress(writer, _clock);
+            if (request.ForwardProgress) _blockProgress = new ProgressRelay(Wake);
         }
 
         /// <summary>The backend the call runs on (after any fallback), once started.</summary>
@@ -87,7 +90,7 @@ namespace JoblibPS.Dispatch
         /// <summary>Configures the backend (following fallbacks) and starts the call.</summary>
         public void Start()
         {
-            var call = new ParallelCall(_settings.NJobs, _settings.BackendArguments, _settings.InnerMaxNumThreads, _request.Timeout, _request.Ordered, _request.BatchSizeText, _request.PreDispatch, _stop.Token);
+            var call = new ParallelCall(_settings.NJobs, _settings.BackendArguments, _settings.InnerMaxNumThreads, _request.Timeout, _request.Ordered, _request.BatchSizeText, _request.PreDispatch, _stop.Token) { InJob = _request.InJob };
             _session.Start(call, _request.Script.Text);
             try { _window = PreDispatchExpression.Evaluate(_request.PreDispatch, _session.NJobs); }
             catch (FormatException ex) { throw new TerminatingErrorException(ErrorRecords.Argument(ErrorIds.InvalidPreDispatch, ex.Message, _request.PreDispatch)); }
@@ -282,6 +285,16 @@ namespace JoblibPS.Dispatch
                 task.NestedBackend = nested.Backend;
                 task.NestedNJobs = nested.NJobs;
             }
+            if (_blockProgress != null) task.ProgressSink = _blockProgress.Post;
+            if (_writer.TracksItems)
+            {
+                var started = new KeyValuePair<long, int>(span.First, span.Count);
+                task.Started = () =>
+                {
+                    _startedItems.Enqueue(started);
+                    Wake();
+                };
+            }
             span.Task = task;
             span.Callbacks = 0;
             _inFlight[task] = span;
@@ -306,6 +319,8 @@ namespace JoblibPS.Dispatch
 
         private void ProcessCompletions()
         {
+            _blockProgress?.Drain(CheckedWriter(), _progress.Shown ? RunProgress.ActivityId : (int?)null);
+            while (_startedItems.TryDequeue(out KeyValuePair<long, int> started)) CheckedWriter().ItemsStarted(started.Key, started.Value);
             while (_completions.TryDequeue(out Completion completion))
             {
                 Span span = completion.Span;
@@ -343,7 +358,7 @@ namespace JoblibPS.Dispatch
                 }
             }
             // A call that fails writes what comes before the failure itself (see FailCall).
-            if (_failure == null) _output.WriteReady(record => StreamRecords.Write(record, CheckedWriter()), record => CheckedWriter().WriteOwnError(record), _policy.CountDone);
+            if (_failure == null) _output.WriteReady(CheckedWriter(), _policy.CountDone);
             _progress.Report(_completedItems, _nextItemIndex, _inputEnded);
         }
 
@@ -466,12 +481,13 @@ namespace JoblibPS.Dispatch
             Failure failure = _failure;
             if (_request.Ordered)
             {
-                _output.WriteReady(record => StreamRecords.Write(record, CheckedWriter()), record => CheckedWriter().WriteOwnError(record), _policy.CountDone, before: failure.Span.First);
+                _output.WriteReady(CheckedWriter(), _policy.CountDone, before: failure.Span.First);
             }
             if (failure.Span.Result != null)
             {
-                OutputOrder.WritePart(failure.Span, Math.Min(failure.Span.Result.CompleteItems, (int)(failure.ItemIndex - failure.Span.First)), record => StreamRecords.Write(record, CheckedWriter()));
+                OutputOrder.WritePart(failure.Span, Math.Min(failure.Span.Result.CompleteItems, (int)(failure.ItemIndex - failure.Span.First)), CheckedWriter());
             }
+            if (_writer.TracksItems) CheckedWriter().EndItem(failure.ItemIndex, failure.Record);
             _session.Abort();
             throw new TerminatingErrorException(failure.Record);
         }

@@ -19,7 +19,8 @@ namespace JoblibPS.Dispatch
         /// <summary>How often the bar and the verbose line are refreshed.</summary>
         public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
 
-        private const int ActivityId = 0x4A4C;
+        /// <summary>The bar's activity id; the blocks' own progress records are shown as its children (see <see cref="ProgressRelay"/>).</summary>
+        public const int ActivityId = 0x4A4C;
         private readonly IPipelineWriter _writer;
         private readonly Stopwatch _clock;
         private TimeSpan _last;
@@ -30,6 +31,9 @@ namespace JoblibPS.Dispatch
             _writer = writer;
             _clock = clock;
         }
+
+        /// <summary>True while the bar is shown.</summary>
+        public bool Shown => _shown;
 
         /// <summary>Reports <paramref name="done"/> items done out of <paramref name="seen"/> received so far; the total is known once <paramref name="inputEnded"/>.</summary>
         public void Report(long done, long seen, bool inputEnded)

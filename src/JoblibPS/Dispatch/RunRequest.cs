@@ -20,6 +20,12 @@ namespace JoblibPS.Dispatch
 
         public bool Ordered { get; set; } = true;
 
+        /// <summary>True for Invoke-JoblibParallel -AsJob (see <see cref="ParallelCall.InJob"/>).</summary>
+        public bool InJob { get; set; }
+
+        /// <summary>True when the caller shows progress: the blocks' Write-Progress records are then forwarded (see <see cref="ProgressRelay"/>); else workers do not even make them.</summary>
+        public bool ForwardProgress { get; set; }
+
         public TimeSpan? Timeout { get; set; }
 
         /// <summary>A fixed batch size, or null for auto.</summary>

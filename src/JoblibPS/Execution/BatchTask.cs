@@ -81,7 +81,7 @@ namespace JoblibPS
         /// </summary>
         public string WorkingDirectory { get; internal set; }
 
-        /// <summary>The caller's effective preferences, by preference variable name (ErrorActionPreference, WarningPreference, VerbosePreference, DebugPreference, InformationPreference, WhatIfPreference, ConfirmPreference).</summary>
+        /// <summary>The caller's effective preferences, by preference variable name (ErrorActionPreference, WarningPreference, VerbosePreference, DebugPreference, InformationPreference, WhatIfPreference, ConfirmPreference, ProgressPreference: Continue when the caller shows progress, so the block's Write-Progress records reach the invocation's progress stream; else SilentlyContinue).</summary>
         public Hashtable Preferences
         {
             get
@@ -126,6 +126,12 @@ namespace JoblibPS
 
         /// <summary>Set by the engine: the marker that separates items in the driver's output.</summary>
         internal string Marker { get; set; } = WorkerDriver.NewMarker();
+
+        /// <summary>Set by the engine when it tracks items (a job): called on the worker's thread as the task starts to run.</summary>
+        internal Action Started { get; set; }
+
+        /// <summary>Set by the engine when the caller shows progress: receives each progress record the block writes, on the worker's thread (or PowerShell's, for another process).</summary>
+        internal Action<ProgressRecord> ProgressSink { get; set; }
 
         /// <summary>Set by the engine: true once the task's own timer stopped it for running an item too long.</summary>
         internal bool TimedOut { get; private set; }
@@ -257,6 +263,20 @@ namespace JoblibPS
             }
 
             WorkerDriver.AddTo(ps, this, runspace, outOfProcess, log);
+            Action<ProgressRecord> progressSink = ProgressSink;
+            if (progressSink != null)
+            {
+                // In this process and over remoting alike, the block's Write-Progress records land in the invocation's
+                // progress stream (the runspace has no host to draw them): each is handed on as it arrives.
+                ps.Streams.Progress.DataAdded += (sender, e) =>
+                {
+                    var records = (PSDataCollection<ProgressRecord>)sender;
+                    ProgressRecord record;
+                    try { record = records[e.Index]; }
+                    catch (ArgumentOutOfRangeException) { return; }
+                    progressSink(record);
+                };
+            }
             Exception failure = null;
             lock (_gate)
             {
@@ -267,6 +287,7 @@ namespace JoblibPS
                 }
                 _running = ps;
             }
+            Started?.Invoke();
             int contextToken = outOfProcess ? -1 : WorkerContext.Enter(runspace, this);
             try
             {

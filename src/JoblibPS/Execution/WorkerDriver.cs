@@ -35,7 +35,7 @@ namespace JoblibPS.Execution
     {
         public static readonly string[] PreferenceNames =
         {
-            "ErrorActionPreference", "WarningPreference", "VerbosePreference", "DebugPreference", "InformationPreference", "WhatIfPreference", "ConfirmPreference",
+            "ErrorActionPreference", "WarningPreference", "VerbosePreference", "DebugPreference", "InformationPreference", "WhatIfPreference", "ConfirmPreference", "ProgressPreference",
         };
 
         /// <summary>The name of the driver's function: stack frames from here down belong to the driver, not the user.</summary>

@@ -4,8 +4,10 @@ worker process, a remote host). Compiled into JoblibPS.dll as a resource and hel
 function __JoblibDriver; the protocol is described in WorkerDriver.cs.
 #>
 param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested, $__JoblibLog, $__JoblibInitState, [string]$__JoblibPathKinds)
-$ErrorActionPreference, $WarningPreference, $VerbosePreference, $DebugPreference, $InformationPreference, $WhatIfPreference, $ConfirmPreference = $__JoblibPreferences
-$ProgressPreference = 'SilentlyContinue'
+$ErrorActionPreference, $WarningPreference, $VerbosePreference, $DebugPreference, $InformationPreference, $WhatIfPreference, $ConfirmPreference, $__JoblibProgressPreference = $__JoblibPreferences
+# Continue when the caller shows progress: the block's Write-Progress records then reach the runspace's progress
+# stream, which the caller forwards (BatchTask.ProgressSink). Otherwise they are not even made.
+$ProgressPreference = if ($__JoblibProgressPreference) { $__JoblibProgressPreference } else { 'SilentlyContinue' }
 # The sentinels that frame a batch's output after its marker. The engine reads these four lines (WorkerDriver.cs),
 # so they are spelled here only.
 $__JoblibChunkStart = ':chunk'

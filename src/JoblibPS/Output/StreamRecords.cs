@@ -21,6 +21,25 @@ namespace JoblibPS.Output
         void WriteDebug(string message);
         void WriteInformation(InformationRecord record);
         void WriteProgress(ProgressRecord record);
+
+        /// <summary>
+        /// True when the writer keeps items apart (a job: one child per item) and wants the item hooks below; the
+        /// cmdlet does not, and the engine then spends nothing on them (no notification per batch).
+        /// </summary>
+        bool TracksItems { get; }
+
+        /// <summary>The items <paramref name="first"/> to <paramref name="first"/> + <paramref name="count"/> - 1 (input indexes) started in a worker: their batch began to run.</summary>
+        void ItemsStarted(long first, int count);
+
+        /// <summary>The records written next, up to <see cref="EndItem"/>, are those of item <paramref name="inputIndex"/>.</summary>
+        void BeginItem(long inputIndex);
+
+        /// <summary>
+        /// Item <paramref name="inputIndex"/> is done and all its records were written: it succeeded when
+        /// <paramref name="failure"/> is null, else it failed with that error (which may already have been written
+        /// through <see cref="WriteOwnError"/> under -OnError Continue, or ends the call under -OnError Abort).
+        /// </summary>
+        void EndItem(long inputIndex, ErrorRecord failure);
     }
 
     /// <summary>

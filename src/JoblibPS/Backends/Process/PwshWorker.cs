@@ -175,7 +175,7 @@ namespace JoblibPS.Backends.Process
                     .AddParameter("__JoblibItems", new object[] { 0 })
                     .AddParameter("__JoblibArguments", new object[0])
                     .AddParameter("__JoblibMarker", "warm-up")
-                    .AddParameter("__JoblibPreferences", new object[] { "Continue", "Continue", "SilentlyContinue", "SilentlyContinue", "Continue", false, "High" })
+                    .AddParameter("__JoblibPreferences", new object[] { "Continue", "Continue", "SilentlyContinue", "SilentlyContinue", "Continue", false, "High", "SilentlyContinue" })
                     .AddParameter("__JoblibCollect", 2);
                 ps.Invoke();
             }

@@ -41,7 +41,7 @@ namespace JoblibPS.Backends.Threading
         {
             int n = EffectiveNJobs(nJobs);
             Parallel = parallel;
-            if (n == 1)
+            if (n == 1 && parallel?.InJob != true)
             {
                 throw new FallbackToBackendException(new Sequential.SequentialBackend(NestingLevel));
             }
