@@ -104,16 +104,17 @@ namespace JoblibPS.Dispatch
         {
             if (_ordered)
             {
-                while (_spans.Count > 0)
+                // Spans cover the input without gaps, so the next one to write starts exactly where the last ended: a
+                // lookup, not an enumeration (this runs for every input item).
+                while (_spans.TryGetValue(_nextToWrite, out Span first))
                 {
-                    Span first = _spans.First().Value;
-                    if (first.First != _nextToWrite || !first.Ready || first.First >= before) return;
+                    if (!first.Ready || first.First >= before) return;
                     Write(first, writer, written);
                     _spans.Remove(first.First);
                     _nextToWrite = first.First + first.Count;
                 }
             }
-            else
+            else if (_spans.Count > 0)
             {
                 foreach (Span span in _spans.Values.Where(s => s.Ready).ToList())
                 {

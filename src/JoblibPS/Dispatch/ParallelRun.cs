@@ -253,7 +253,7 @@ namespace JoblibPS.Dispatch
         /// complete) is full, or the reorder window (batches complete but waiting for an earlier one, in ordered
         /// mode) is. Together they bound memory whatever the input size.
         /// </summary>
-        private bool WindowFull => _running >= _window || _output.ReadyCount >= _reorderLimit;
+        private bool WindowFull => _running >= _window || (_output.Count - _running >= _reorderLimit && _output.ReadyCount >= _reorderLimit);
 
         private int BatchSize()
         {
