@@ -80,7 +80,7 @@ namespace JoblibPS.Dispatch
         /// batch lasts the shortest ideal duration, within <see cref="MaxBatchSize"/>. The first batches still measure
         /// and adapt as usual.
         /// </summary>
-        public void StartFrom(double secondsPerItem)
+        internal void StartFrom(double secondsPerItem)
         {
             if (!(secondsPerItem > 0)) return;
             double size = MinIdealBatchDuration.TotalSeconds / secondsPerItem;
