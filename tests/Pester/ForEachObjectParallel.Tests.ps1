@@ -144,7 +144,10 @@ Describe 'Coming from ForEach-Object -Parallel: <Backend>' -ForEach $Backends {
 
     Context 'The block''s own records' {
         It 'keeps the FullyQualifiedErrorId of Write-Error as the block wrote it (as ForEach-Object -Parallel does)' {
-            $null = 1 | ForEach-Object -Parallel { Write-Error -ErrorId MyId 'with id'; Write-Error 'plain' } -ErrorVariable expected -ErrorAction SilentlyContinue
+            # ForEach-Object -Parallel takes no -ErrorAction: its errors are collected under the preference instead
+            # (the test runner's Stop would make them terminating).
+            $ErrorActionPreference = 'Continue'
+            $null = 1 | ForEach-Object -Parallel { Write-Error -ErrorId MyId 'with id'; Write-Error 'plain' } -ErrorVariable expected 2>$null
             $null = 1 | Invoke-JoblibParallel { Write-Error -ErrorId MyId 'with id'; Write-Error 'plain' } @run -ErrorAction SilentlyContinue -ErrorVariable got
             @($got.FullyQualifiedErrorId) | Should -Be @($expected.FullyQualifiedErrorId)
             @($got.FullyQualifiedErrorId) | Should -Be @('MyId', 'Microsoft.PowerShell.Commands.WriteErrorException')

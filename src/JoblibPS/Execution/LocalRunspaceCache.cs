@@ -13,8 +13,11 @@ namespace JoblibPS.Execution
     /// </summary>
     /// <remarks>
     /// Opening a runspace costs tens of milliseconds, more than a whole small call; so runspaces go back here
-    /// when a call ends and serve the next one. A returned runspace is reset (variables, location, functions) on a
-    /// thread-pool thread, off the caller's path, before it is rented again; one that broke is closed instead.
+    /// when a call ends and serve the next one. A returned runspace is reset (variables, location, functions, about
+    /// a millisecond through the provider API) by the thread that returns it, before it is rented again; one that
+    /// broke is closed instead. Not later on a thread-pool thread: pwsh closes every runspace as it exits, and closing
+    /// one while a reset's SessionStateProxy call runs in it ends the process with Environment.FailFast (seen when a
+    /// script ended right after a call).
     /// Idle runspaces close after <see cref="IdleTimeout"/>, and <see cref="CloseAll"/> (Remove-Module) closes
     /// every one. Thread-safe.
     /// Each runspace runs on the thread that invokes it (<see cref="PSThreadOptions.UseCurrentThread"/>), so the
@@ -159,7 +162,7 @@ namespace JoblibPS.Execution
             }
         }
 
-        /// <summary>Gives a rented runspace back; an unhealthy one is closed, a healthy one is reset in the background.</summary>
+        /// <summary>Gives a rented runspace back; an unhealthy one is closed, a healthy one is reset now, on the calling thread.</summary>
         public static void Return(Runspace runspace, bool healthy)
         {
             if (runspace == null) return;
@@ -178,12 +181,12 @@ namespace JoblibPS.Execution
                 }
                 Resetting.Add(runspace);
             }
-            ThreadPool.QueueUserWorkItem(_ => ResetAndKeep(runspace));
+            ResetAndKeep(runspace);
         }
 
         private static void ResetAndKeep(Runspace runspace)
         {
-            // A thread-pool work item must never throw: that would end the process.
+            // Never throws: a returning worker's thread must not end on a failed reset.
             bool reset = false;
             try
             {

@@ -543,7 +543,6 @@ namespace JoblibPS.Workers
                     try
                     {
                         result = _kind.Run(worker, task);
-                        if (worker.Runspace != null && worker.Runspace.RunspaceIsRemote) result = TransportFailure.Diagnose(_kind.Name, task, result);
                     }
                     catch (Exception ex)
                     {
@@ -555,6 +554,12 @@ namespace JoblibPS.Workers
             string lost = resetFailed ? "it could not be reset for a new call."
                 : thrown != null || result.Outcome != BatchOutcome.Completed ? SafeLostReason(worker, result, thrown)
                 : worker.LostReason;
+            // A batch that failed in the transport of a worker that is still there: say which value could not travel
+            // (a lost worker's batch gets its kind's verdict instead, in Finish).
+            if (lost == null && result != null && worker.Runspace != null && worker.Runspace.RunspaceIsRemote)
+            {
+                result = TransportFailure.Diagnose(_kind.Name, task, result);
+            }
             Finish(slot, worker, job, result, thrown, lost, resetFailed);
         }
 
@@ -634,8 +639,9 @@ namespace JoblibPS.Workers
                 }
                 else if (lost != null)
                 {
+                    // What the invocation ended with: thrown, or caught by the task into its result.
                     string reason = lost;
-                    Exception error = thrown;
+                    Exception error = thrown ?? result?.Error?.Exception;
                     after.Add(() => job.Complete(_kind.LostResult(worker, task, job.Started, reason, error, null)));
                 }
                 else if (thrown != null)
