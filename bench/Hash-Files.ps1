@@ -41,7 +41,8 @@ foreach ($round in 1..$Repeat) {
         $clock = [Diagnostics.Stopwatch]::StartNew()
         $out = @(& $contenders[$name])
         $clock.Stop()
-        if (Compare-Object $expected $out -SyncWindow 0) { throw "$name returned other hashes than ForEach-Object." }
+        # ForEach-Object -Parallel writes in completion order: compare the sets.
+        if (Compare-Object @($expected | Sort-Object) @($out | Sort-Object) -SyncWindow 0) { throw "$name returned other hashes than ForEach-Object." }
         $times[$name] += @($clock.Elapsed.TotalSeconds)
     }
 }
