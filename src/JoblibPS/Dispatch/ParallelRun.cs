@@ -97,6 +97,8 @@ namespace JoblibPS.Dispatch
             _mailbox = Execution.RunspaceDispatcher.Listen(_runspace, Wake);
             int n = _session.NJobs;
             _writer.WriteVerbose($"Using backend {Backend} with {(n == 1 ? "1 concurrent worker" : $"{n} concurrent workers")}.");
+            string warning = Backend.ConfiguredWarning(n);
+            if (warning != null) _writer.WriteWarning(warning);
         }
 
         /// <summary>Takes one input item; may dispatch, write finished output, and wait while the window is full.</summary>
