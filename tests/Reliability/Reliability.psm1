@@ -102,6 +102,8 @@ force by Use-JoblibConfig around the call: pass -Config).
 #>
 function Invoke-JoblibSoakCall {
     param([Parameter(Mandatory)] [string] $Scenario, [Parameter(Mandatory)] [string] $Label, [hashtable] $Parameters = @{}, [hashtable] $Config)
+    # The scenarios' errors are checked, not acted on: a caller's 'Stop' would make -OnError Continue's errors terminating.
+    $ErrorActionPreference = 'Continue'
     $case = $script:SoakScenarios[$Scenario]
     $errors = [System.Collections.Generic.List[object]]::new()
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
