@@ -23,16 +23,21 @@ Tasks:
          network). Install it from a folder repository:
          Register-PSResourceRepository -Name JoblibPSLocal -Uri ./out -Trusted; Install-PSResource JoblibPS -Repository JoblibPSLocal
 - Bench  Build, then run bench/Invoke-Benchmark.ps1 (if it exists yet).
+- Soak   Build, then run the reliability suite at length with tools/Invoke-Soak.ps1: 300 calls mixing backends
+         and failures, 200 loky calls stopped while busy, the fault matrix and the bad-input table, with
+         resources checked before and after; rewrites docs/reliability.md from the run (about 10 minutes on
+         2 CPUs; remote rows need /usr/sbin/sshd). Exit code 1 when anything failed. The short form runs
+         in Test (tests/Pester/Reliability.Tests.ps1).
 - Clean  remove out/ and every bin/ and obj/ under src/ and tests/.
 
-Child processes (help generator, Pester, demo, bench, dotnet test) see JOBLIBPS_MODULE (full path of
+Child processes (help generator, Pester, demo, bench, soak, dotnet test) see JOBLIBPS_MODULE (full path of
 out/JoblibPS/JoblibPS.psd1), JOBLIBPS_PWSH (the pwsh executable) and NO_COLOR=1.
 
 .EXAMPLE
 dotnet pwsh ./build.ps1 -Task Test -Configuration Debug
 #>
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Bench', 'Help', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Bench', 'Soak', 'Help', 'Clean')]
     [string] $Task = 'Build',
     [string] $Configuration = 'Release'
 )
@@ -264,6 +269,10 @@ try {
             Invoke-Build
             if (Test-Path -LiteralPath (Join-Path $Root 'bench/Invoke-Benchmark.ps1')) { Invoke-Script 'bench/Invoke-Benchmark.ps1' }
             else { Write-Warning 'bench/Invoke-Benchmark.ps1 does not exist yet: nothing to benchmark.' }
+        }
+        'Soak' {
+            Invoke-Build
+            Invoke-Script 'tools/Invoke-Soak.ps1'
         }
         'Clean' { Invoke-Clean }
     }

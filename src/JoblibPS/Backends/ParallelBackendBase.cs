@@ -62,6 +62,12 @@ namespace JoblibPS
         /// <summary>How deep this backend's calls are nested: 0 at the top level, one more for each level of Invoke-JoblibParallel inside a worker.</summary>
         public int NestingLevel { get; set; }
 
+        /// <summary>
+        /// A warning for the caller about the call just configured with <paramref name="nJobs"/> effective jobs (a
+        /// built-in backend's notice: too many worker processes for this machine), or null. The engine writes it.
+        /// </summary>
+        internal virtual string ConfiguredWarning(int nJobs) => null;
+
         /// <summary>Settings of the call being run: set by the engine before <see cref="Configure"/>, null again after <see cref="StopCall"/>.</summary>
         public ParallelCall Parallel { get; protected internal set; }
 

@@ -100,6 +100,8 @@ namespace JoblibPS.Dispatch
             _mailbox = Execution.RunspaceDispatcher.Listen(_runspace, Wake);
             int n = _session.NJobs;
             _writer.WriteVerbose($"Using backend {Backend} with {(n == 1 ? "1 concurrent worker" : $"{n} concurrent workers")}.");
+            string warning = Backend.ConfiguredWarning(n);
+            if (warning != null) _writer.WriteWarning(warning);
         }
 
         /// <summary>Takes one input item; may dispatch, write finished output, and wait while the window is full.</summary>
@@ -380,14 +382,31 @@ namespace JoblibPS.Dispatch
             ErrorRecord error = ErrorOf(result, item);
             bool fatal = ErrorRecords.IsInitializationFailure(result.Error);
             bool retry = !fatal && _policy.ShouldRetry(span.Attempt);
+            int kept = Math.Min(result.CompleteItems, failed);
             if (!retry && (fatal || _policy.OnError == OnErrorAction.Abort))
             {
                 ErrorRecord final = fatal ? error : _policy.Final(error, span.Attempt, result.Outcome == BatchOutcome.TimedOut);
+                if (kept < failed && _request.Ordered && !fatal && (_failure == null || _failure.ItemIndex > span.First + failed))
+                {
+                    // The worker died and took the output of items that had finished (at most its last 50 ms, see
+                    // WorkerDriver): they run again now, and the failing call waits for them (FailCall), so every item
+                    // before the failing one is written once, in order.
+                    var lostSpan = new Span(span.First + kept, failed - kept, span.Items.Skip(kept).Take(failed - kept).ToArray());
+                    var failing = new Span(span.First + failed, 1, new[] { item }) { Attempt = span.Attempt };
+                    var covered = new List<Span>();
+                    if (kept > 0) covered.Add(new Span(span.First, kept, span.Items.Take(kept).ToArray()) { Result = result, WriteCount = kept });
+                    covered.Add(lostSpan);
+                    covered.Add(failing);
+                    if (failed + 1 < span.Count) covered.Add(new Span(span.First + failed + 1, span.Count - failed - 1, span.Items.Skip(failed + 1).ToArray()));
+                    _output.Split(span, covered);
+                    RecordFailure(new Failure(failing, final, failing.First));
+                    Submit(lostSpan);
+                    return;
+                }
                 RecordFailure(new Failure(span, final, span.First + failed));
                 return;
             }
 
-            int kept = Math.Min(result.CompleteItems, failed);
             var parts = new List<Span>();
             if (kept > 0) parts.Add(new Span(span.First, kept, span.Items.Take(kept).ToArray()) { Result = result, WriteCount = kept });
             if (failed > kept)

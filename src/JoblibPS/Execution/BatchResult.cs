@@ -145,8 +145,52 @@ namespace JoblibPS
         }
 
         /// <summary>
-        /// The result of a batch whose worker process died while it ran item <paramref name="failedItem"/>: whatever the
-        /// worker had produced died with it, so no item's records are kept; <paramref name="error"/> says what happened.
+        /// The result of a batch whose worker process died while it ran item <paramref name="failedItem"/>, with the
+        /// records of the items before it that the worker sent before it died (<paramref name="received"/>: the
+        /// driver's chunks; null when nothing came back); <paramref name="error"/> says what happened.
+        /// <see cref="CompleteItems"/> then counts the items whose records all arrived (an item's records are complete
+        /// once the next item's marker arrived).
+        /// </summary>
+        internal static BatchResult ForWorkerCrash(BatchTask task, int failedItem, ErrorRecord error, TimeSpan duration, IEnumerable<PSObject> received)
+        {
+            if (received == null) return ForWorkerCrash(task, failedItem, error, duration);
+            var records = new List<PSObject>();
+            var starts = new List<int>();
+            string marker = task.Marker;
+            foreach (PSObject record in Unchunk(received, marker, new bool[1]))
+            {
+                if (record != null && record.BaseObject is string text && text == marker) starts.Add(records.Count);
+                else if (starts.Count > 0) records.Add(record);
+            }
+            // The last item that started here has only part of its records (or none): it is not kept.
+            int complete = Math.Max(0, Math.Min(starts.Count - 1, failedItem));
+            if (complete < starts.Count)
+            {
+                records.RemoveRange(starts[complete], records.Count - starts[complete]);
+                starts.RemoveRange(complete, starts.Count - complete);
+            }
+            return new BatchResult(task, records, starts, duration)
+            {
+                Outcome = BatchOutcome.Failed,
+                FailedItem = failedItem,
+                Error = error,
+            };
+        }
+
+        /// <summary>The number of item markers in <paramref name="received"/> (a process worker's chunks).</summary>
+        internal static int CountStarts(BatchTask task, IEnumerable<PSObject> received)
+        {
+            int count = 0;
+            foreach (PSObject record in Unchunk(received, task.Marker, new bool[1]))
+            {
+                if (record != null && record.BaseObject is string text && text == task.Marker) count++;
+            }
+            return count;
+        }
+
+        /// <summary>
+        /// The result of a batch whose worker died while it ran item <paramref name="failedItem"/> and sent nothing
+        /// back: no item's records are kept; <paramref name="error"/> says what happened.
         /// </summary>
         internal static BatchResult ForWorkerCrash(BatchTask task, int failedItem, ErrorRecord error, TimeSpan duration)
         {

@@ -26,6 +26,7 @@ namespace JoblibPS
     {
         private readonly object _gate = new object();
         private PowerShell _running;
+        private PSDataCollection<PSObject> _received;
         private bool _stopRequested;
         private long _lastProgressTicks;
 
@@ -251,6 +252,7 @@ namespace JoblibPS
             var started = DateTime.UtcNow;
             Interlocked.Exchange(ref _lastProgressTicks, System.Diagnostics.Stopwatch.GetTimestamp());
             var output = new PSDataCollection<PSObject>();
+            Volatile.Write(ref _received, output);
             bool outOfProcess = runspace != null && runspace.RunspaceIsRemote;
             // In this process an item log marks where items start (see ItemLog); elsewhere marker records do.
             ItemLog log = outOfProcess ? null : new ItemLog(output, this);
@@ -316,6 +318,23 @@ namespace JoblibPS
             return log != null
                 ? BatchResult.FromLog(this, output, log, failure, stopped, TimedOut, duration)
                 : BatchResult.FromDriverOutput(this, output, failure, stopped, TimedOut, duration);
+        }
+
+        /// <summary>
+        /// A copy of what the current (or last) run received so far (any thread): when a worker process dies, the
+        /// chunks it sent before are all the output its batch has.
+        /// </summary>
+        internal List<PSObject> ReceivedSoFar()
+        {
+            var copy = new List<PSObject>();
+            PSDataCollection<PSObject> received = Volatile.Read(ref _received);
+            if (received == null) return copy;
+            for (int i = 0; i < received.Count; i++)
+            {
+                try { copy.Add(received[i]); }
+                catch (ArgumentOutOfRangeException) { break; }
+            }
+            return copy;
         }
 
         /// <summary>Records a sign of progress (an item started) for the item timeout.</summary>

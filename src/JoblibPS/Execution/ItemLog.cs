@@ -35,17 +35,45 @@ namespace JoblibPS.Execution
         /// <summary>True once the driver reached the end of the batch (an item that called <c>exit</c> never gets there).</summary>
         internal bool Ended { get; private set; }
 
-        /// <summary>Called by the driver as an item starts.</summary>
-        public void Next()
+        /// <summary>
+        /// Called by the driver as an item starts. Returns the call-depth overflow the previous item wrote, or null:
+        /// the driver then throws it, so the batch fails at that item (see <see cref="Overflow"/>).
+        /// </summary>
+        public ErrorRecord Next()
         {
+            ErrorRecord overflow = Overflow();
+            if (overflow != null) return overflow;
             _starts.Add(_output.Count);
             if (_task.ItemTimeout.HasValue) _task.MarkProgress();
+            return null;
         }
 
-        /// <summary>Called by the driver when every item ran.</summary>
-        public void End()
+        /// <summary>Called by the driver when every item ran; returns the last item's call-depth overflow, or null (see <see cref="Next"/>).</summary>
+        public ErrorRecord End()
         {
-            Ended = true;
+            ErrorRecord overflow = Overflow();
+            if (overflow == null) Ended = true;
+            return overflow;
         }
+
+        /// <summary>
+        /// The call-depth overflow among the current item's records, or null. PowerShell makes it terminating (a
+        /// plain loop ends there), except under the driver's stream merge (<c>*&gt;&amp;1</c>), where it is written
+        /// as a record from the deepest frame (and in a worker process once more from each of the frames that
+        /// overflow again writing it) while the item and the batch go on: it fails the item instead, once, with
+        /// that item as the target.
+        /// </summary>
+        private ErrorRecord Overflow()
+        {
+            int from = _starts.Count == 0 ? _output.Count : _starts[_starts.Count - 1];
+            for (int i = from; i < _output.Count; i++)
+            {
+                if (_output[i]?.BaseObject is ErrorRecord record && IsOverflow(record)) return record;
+            }
+            return null;
+        }
+
+        /// <summary>True for PowerShell's call-depth overflow.</summary>
+        internal static bool IsOverflow(ErrorRecord record) => record.FullyQualifiedErrorId == "CallDepthOverflow";
     }
 }

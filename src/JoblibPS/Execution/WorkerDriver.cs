@@ -24,8 +24,10 @@ namespace JoblibPS.Execution
     /// Out-of-process and remote runspaces (<c>$__JoblibCollect</c>): PSRP sends every output object as its own
     /// message, so the driver gathers the merged records into chunks, each one array whose first element is the
     /// marker followed by <see cref="ChunkSuffix"/> and whose last is the marker followed by <see cref="ChunkEndSuffix"/>:
-    /// one chunk per batch, or with an item timeout one per item (sent when the next item starts, so its marker
-    /// still shows progress). The worker's serializer cuts an array short at an element it cannot serialize: a
+    /// with an item timeout one per item (sent when the next item starts, so its marker still shows progress);
+    /// without one, a chunk as an item starts once 50 ms passed since the last, and the rest at the batch's end. A
+    /// worker that dies mid-batch so loses at most its last 50 ms of output, not the batch's (see
+    /// WorkerCrash.Result), at a cost under 1% (a chunk per item would double the cost of tiny items). The worker's serializer cuts an array short at an element it cannot serialize: a
     /// chunk without its last element lost output. <see cref="BatchResult.FromDriverOutput"/>
     /// unrolls them. <c>$__JoblibNested</c> (backend name, NJobs, nesting level) puts the nested backend in force
     /// in a runspace that <see cref="WorkerContext"/> cannot reach, when JoblibPS is loaded there; in a process

@@ -119,7 +119,25 @@ namespace JoblibPS.Backends.Process
                 // a transport failure. Say which value could not travel when one is to blame, else what the invocation said.
                 return TransportFailure.Diagnose(_name, task, BatchResult.FromDriverOutput(task, null, thrown, false, false, DateTime.UtcNow - started));
             }
-            return WorkerCrash.Result(_name, task, process, started, (int)Math.Min(int.MaxValue, process.Progress.Started) - 1);
+            return WorkerCrash.Result(_name, task, process, started, (int)Math.Min(int.MaxValue, process.Progress.Started) - 1, ReceivedBeforeDeath(task, process));
+        }
+
+        /// <summary>
+        /// The chunks a dead worker sent before it died. Process.Exited may come before the caller read the last of
+        /// them from the pipe (they are there, written before the death): wait, 1 s at most, until as many item
+        /// markers arrived as the worker's counter says it sent.
+        /// </summary>
+        private static List<PSObject> ReceivedBeforeDeath(BatchTask task, PwshWorker worker)
+        {
+            long sent = worker.Progress.SentItems;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            List<PSObject> received = task.ReceivedSoFar();
+            while (BatchResult.CountStarts(task, received) < sent && clock.ElapsedMilliseconds < 1000)
+            {
+                System.Threading.Thread.Sleep(10);
+                received = task.ReceivedSoFar();
+            }
+            return received;
         }
 
         public override BatchResult OpenFailed(BatchTask task, Exception error)

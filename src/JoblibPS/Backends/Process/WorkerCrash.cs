@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
 using System.Runtime.InteropServices;
@@ -45,7 +46,12 @@ namespace JoblibPS.Backends.Process
     /// <summary>Builds the result of a batch whose worker died.</summary>
     internal static class WorkerCrash
     {
-        public static BatchResult Result(string backendName, BatchTask task, PwshWorker worker, DateTime started, int runningItem = -1)
+        /// <summary>
+        /// <paramref name="received"/>: the chunks the worker sent before it died; the items whose records all arrived
+        /// are kept (written before the error, or with -OnError Continue), and the engine runs again those that
+        /// finished but whose records died with the worker.
+        /// </summary>
+        public static BatchResult Result(string backendName, BatchTask task, PwshWorker worker, DateTime started, int runningItem = -1, IEnumerable<PSObject> received = null)
         {
             int? exitCode = worker.ExitCode;
             int index = runningItem >= 0 && runningItem < task.Count ? runningItem : 0;
@@ -63,7 +69,7 @@ namespace JoblibPS.Backends.Process
                 $"A worker process of backend '{backendName}' (pid {worker.ProcessId}) ended while it ran {what}: {DescribeExit(exitCode)}. " +
                 "The process was killed, ran out of memory, overflowed its stack, or called [Environment]::Exit. The call was stopped; later calls get a fresh worker.";
             var crash = new WorkerCrashedException(message, exitCode, worker.ProcessId, item);
-            return BatchResult.ForWorkerCrash(task, index, crash.ErrorRecord, DateTime.UtcNow - started);
+            return BatchResult.ForWorkerCrash(task, index, crash.ErrorRecord, DateTime.UtcNow - started, runningItem >= 0 ? received : null);
         }
 
         internal static string DescribeExit(int? exitCode)

@@ -6,11 +6,12 @@ using System.IO.MemoryMappedFiles;
 namespace JoblibPS.Backends.Process
 {
     /// <summary>
-    /// How many items of the current batch a worker process has started, in 8 bytes of a small file that the
-    /// caller and the worker both map into memory. It outlives the worker: when a worker dies mid-batch, its
-    /// records die with it (a batch travels back as one message), and this count says which item it was running.
-    /// The caller resets it before each batch; the worker driver adds one as each item starts (about a
-    /// microsecond). One writer at a time: the worker while a batch runs, the caller between batches.
+    /// How many items of the current batch a worker process has started, and how many of their markers it has
+    /// sent back in chunks, in 16 bytes of a small file that the caller and the worker both map into memory. It
+    /// outlives the worker: when a worker dies mid-batch, the started count says which item it was running, and
+    /// the sent count how many chunks the caller should still receive (what was written to the pipe before the
+    /// death arrives after it). The caller resets both before each batch; the worker driver adds one as each item
+    /// starts (about a microsecond). One writer at a time: the worker while a batch runs, the caller between batches.
     /// </summary>
     internal sealed class WorkerProgress : IDisposable
     {
@@ -24,17 +25,36 @@ namespace JoblibPS.Backends.Process
         private WorkerProgress(MemoryMappedFile map, string ownedPath)
         {
             _map = map;
-            _view = map.CreateViewAccessor(0, 8);
+            _view = map.CreateViewAccessor(0, Size);
             _ownedPath = ownedPath;
         }
 
         /// <summary>The file's path.</summary>
         public string Path { get; private set; }
 
+        /// <summary>The file's size: the started count, then the sent count.</summary>
+        private const int Size = 16;
+
         /// <summary>Called by the worker driver as an item starts.</summary>
         public void ItemStarted()
         {
             _view.Write(0, _view.ReadInt64(0) + 1);
+        }
+
+        /// <summary>Called by the worker driver once it sent a chunk that ends with the marker of the item started last.</summary>
+        public void Sent()
+        {
+            _view.Write(8, _view.ReadInt64(0));
+        }
+
+        /// <summary>How many items' markers the worker sent back in chunks (the caller receives them even after the worker died).</summary>
+        internal long SentItems
+        {
+            get
+            {
+                try { return _view.ReadInt64(8); }
+                catch (ObjectDisposedException) { return 0; }
+            }
         }
 
         /// <summary>Items of the current batch started so far; 0 once the counter was closed.</summary>
@@ -47,10 +67,11 @@ namespace JoblibPS.Backends.Process
             }
         }
 
-        /// <summary>Sets the count to 0 before a batch.</summary>
+        /// <summary>Sets both counts to 0 before a batch.</summary>
         internal void Reset()
         {
             _view.Write(0, 0L);
+            _view.Write(8, 0L);
         }
 
         private static int _sweptStaleFiles;
@@ -62,9 +83,9 @@ namespace JoblibPS.Backends.Process
             string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"joblibps-{System.Diagnostics.Process.GetCurrentProcess().Id}-{Guid.NewGuid():N}.progress");
             using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete))
             {
-                file.SetLength(8);
+                file.SetLength(Size);
             }
-            var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 8, MemoryMappedFileAccess.ReadWrite);
+            var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, Size, MemoryMappedFileAccess.ReadWrite);
             return new WorkerProgress(map, path) { Path = path };
         }
 
@@ -85,7 +106,7 @@ namespace JoblibPS.Backends.Process
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
-                // Best effort: a file left behind holds 8 bytes.
+                // Best effort: a file left behind holds 16 bytes.
             }
         }
 
@@ -96,7 +117,7 @@ namespace JoblibPS.Backends.Process
             if (string.IsNullOrEmpty(path) || !File.Exists(path)) return null;
             try
             {
-                var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 8, MemoryMappedFileAccess.ReadWrite);
+                var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, Size, MemoryMappedFileAccess.ReadWrite);
                 return new WorkerProgress(map, null) { Path = path };
             }
             catch (IOException) { return null; }
