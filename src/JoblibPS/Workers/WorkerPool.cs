@@ -637,14 +637,6 @@ namespace JoblibPS.Workers
                         Enqueue(job);
                     }
                 }
-                else if (lost != null && result?.Error?.FullyQualifiedErrorId == ErrorIds.ValueCannotTravel)
-                {
-                    // The transport broke on a value the batch sent or returned, and TransportFailure named it: that
-                    // is why the worker is gone (a message the worker could not read breaks its runspace), and the
-                    // user needs the value's name, not "the worker ended".
-                    BatchResult named = result;
-                    after.Add(() => job.Complete(named));
-                }
                 else if (lost != null)
                 {
                     // What the invocation ended with: thrown, or caught by the task into its result.
