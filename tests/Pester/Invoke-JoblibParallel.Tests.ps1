@@ -128,11 +128,11 @@ Describe 'Invoke-JoblibParallel' {
         }
 
         It 'adapts auto batches within a few batches when items turn from 1 ms to 50 ms halfway' {
-            $debug = 1..200 | Invoke-JoblibParallel { if ($_ -le 100) { Start-Sleep -Milliseconds 1 } else { Start-Sleep -Milliseconds 50 }; $_ } -NJobs 2 -Debug 5>&1
+            $debug = 1..300 | Invoke-JoblibParallel { if ($_ -le 150) { Start-Sleep -Milliseconds 1 } else { Start-Sleep -Milliseconds 50 }; $_ } -NJobs 2 -Debug 5>&1
             $changes = @($debug | Where-Object { $_ -is [System.Management.Automation.DebugRecord] -and $_.Message -match '^Batch size changed from (\d+) to (\d+)' } |
                 ForEach-Object { $null = $_.Message -match 'from (\d+) to (\d+)'; [pscustomobject]@{ From = [int]$Matches[1]; To = [int]$Matches[2] } })
             $output = @($debug | Where-Object { $_ -isnot [System.Management.Automation.DebugRecord] })
-            $output | Should -Be (1..200)
+            $output | Should -Be (1..300)
             $grown = @($changes | Where-Object { $_.To -gt $_.From })
             $grown.Count | Should -BeGreaterThan 0 -Because 'fast items grow the batches'
             $changes[-1].To | Should -BeLessOrEqual 12 -Because "50 ms items in batches of 50 ms to 0.5 s make at most about 10 an ideal batch (changes: $($changes | ForEach-Object { "$($_.From)->$($_.To)" }))"
