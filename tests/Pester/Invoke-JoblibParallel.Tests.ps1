@@ -128,7 +128,9 @@ Describe 'Invoke-JoblibParallel' {
         }
 
         It 'adapts auto batches within a few batches when items turn from 1 ms to 50 ms halfway' {
-            $debug = 1..300 | Invoke-JoblibParallel { if ($_ -le 150) { Start-Sleep -Milliseconds 1 } else { Start-Sleep -Milliseconds 50 }; $_ } -NJobs 2 -Debug 5>&1
+            # One batch per worker in flight (-PreDispatch n_jobs): when the first batch with slow items comes back,
+            # input is still waiting, so the next batches are cut by what it measured.
+            $debug = 1..300 | Invoke-JoblibParallel { if ($_ -le 150) { Start-Sleep -Milliseconds 1 } else { Start-Sleep -Milliseconds 50 }; $_ } -NJobs 2 -PreDispatch n_jobs -Debug 5>&1
             $changes = @($debug | Where-Object { $_ -is [System.Management.Automation.DebugRecord] -and $_.Message -match '^Batch size changed from (\d+) to (\d+)' } |
                 ForEach-Object { $null = $_.Message -match 'from (\d+) to (\d+)'; [pscustomobject]@{ From = [int]$Matches[1]; To = [int]$Matches[2] } })
             $output = @($debug | Where-Object { $_ -isnot [System.Management.Automation.DebugRecord] })
