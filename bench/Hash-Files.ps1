@@ -6,8 +6,10 @@
 .DESCRIPTION
     The files are the first -Count files, in ordinal path order, under the .NET SDK folder (every machine that builds
     JoblibPS has it), read once before timing so every contender finds them in the OS cache. The block is the one a
-    user writes: { (Get-FileHash $_).Hash }, with FileInfo objects as Get-ChildItem writes them as input. loky is timed
-    warm: one untimed call starts its workers first. Contenders are interleaved, -Repeat rounds.
+    user writes: { (Get-FileHash $_).Hash }, with FileInfo objects as Get-ChildItem writes them as input. Every
+    contender is timed warm: one untimed round runs each of them first, so loky's workers are started and every
+    process, the caller's included, has already loaded and compiled Get-FileHash. Contenders are interleaved,
+    -Repeat timed rounds.
 .EXAMPLE
     dotnet pwsh ./bench/Hash-Files.ps1 -Count 3000 -Repeat 3
 #>
@@ -34,16 +36,15 @@ $contenders = [ordered]@{
     "JoblibPS threading ($NJobs)"           = { $files | Invoke-JoblibParallel $block -Backend threading -NJobs $NJobs }
     "JoblibPS loky, warm ($NJobs)"          = { $files | Invoke-JoblibParallel $block -Backend loky -NJobs $NJobs }
 }
-$null = 1..$NJobs | Invoke-JoblibParallel { $_ } -Backend loky -NJobs $NJobs -BatchSize 1   # starts loky's workers
 $times = @{}
-foreach ($round in 1..$Repeat) {
+foreach ($round in 0..$Repeat) {   # round 0 warms every contender and is not counted
     foreach ($name in $contenders.Keys) {
         $clock = [Diagnostics.Stopwatch]::StartNew()
         $out = @(& $contenders[$name])
         $clock.Stop()
         # ForEach-Object -Parallel writes in completion order: compare the sets.
         if (Compare-Object @($expected | Sort-Object) @($out | Sort-Object) -SyncWindow 0) { throw "$name returned other hashes than ForEach-Object." }
-        $times[$name] += @($clock.Elapsed.TotalSeconds)
+        if ($round -gt 0) { $times[$name] += @($clock.Elapsed.TotalSeconds) }
     }
 }
 $baseline = ($times['ForEach-Object'] | Sort-Object)[[int][Math]::Floor($Repeat / 2)]
