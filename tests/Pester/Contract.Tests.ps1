@@ -435,6 +435,16 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
             $out | Should -Be @(2, 4, 6, 8)
         }
 
+        It 'defines the function an alias of the caller names (through an alias of that alias) under both names, when the block calls the alias' {
+            function Get-JoblibTestAliased { "aliased:$args" }
+            Set-Alias -Name jta1 -Value Get-JoblibTestAliased
+            Set-Alias -Name jta2 -Value jta1
+            $out = 1..2 | Invoke-JoblibParallel { jta2 $_ } @run
+            $out | Should -Be @('aliased:1', 'aliased:2')
+            $out = 1..2 | Invoke-JoblibParallel { $name = 'jta2'; & $name $_ } @run -ImportFunction 'jta2'
+            $out | Should -Be @('aliased:1', 'aliased:2')
+        }
+
         It 'defines the functions -ImportFunction names, for calls the syntax tree cannot show' {
             function Get-JoblibTestHidden { "hidden:$args" }
             $out = 1..2 | Invoke-JoblibParallel { $name = 'Get-JoblibTestHidden'; & $name $_ } @run -ImportFunction 'Get-JoblibTestHid*'

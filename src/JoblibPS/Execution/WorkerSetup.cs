@@ -75,12 +75,14 @@ Remove-Variable -Name __JoblibSetup -ErrorAction Ignore";
         /// <summary>The modules workers import, for messages.</summary>
         public IReadOnlyList<string> Modules => _modules;
 
-        public void AddFunction(FunctionInfo function)
+        /// <summary>Defines <paramref name="function"/> in every worker under <paramref name="name"/> (its own name by default), once per name.</summary>
+        public void AddFunction(FunctionInfo function, string name = null)
         {
-            if (_functions.Any(f => string.Equals(f[0], function.Name, StringComparison.OrdinalIgnoreCase))) return;
+            name = name ?? function.Name;
+            if (_functions.Any(f => string.Equals(f[0], name, StringComparison.OrdinalIgnoreCase))) return;
             // A filter's body is its process block.
             string body = function.CommandType == CommandTypes.Filter ? "process {\n" + function.Definition + "\n}" : function.Definition;
-            _functions.Add(new[] { function.Name, body });
+            _functions.Add(new[] { name, body });
         }
 
         public void AddModule(string nameOrPath)
