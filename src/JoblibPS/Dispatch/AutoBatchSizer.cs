@@ -54,9 +54,19 @@ namespace JoblibPS.Dispatch
         /// </summary>
         public const int DefaultMaxGrowthFactor = 8;
 
+        /// <summary>
+        /// How much the first step from a start at one item may grow. A batch of one item measures mostly what a batch
+        /// costs (0.3 ms in a runspace, 5 to 16 ms in a worker process or over SSH), so the ideal size computed from it
+        /// is a lower bound of the real one and taking it at once cannot overshoot; capping that step at
+        /// <see cref="DefaultMaxGrowthFactor"/> only adds a round of batches that are all overhead (bench/Auto-Batching.ps1,
+        /// first calls).
+        /// </summary>
+        internal const int FirstStepMaxGrowthFactor = 1024;
+
         private readonly int _maxGrowthFactor;
         private int _effectiveBatchSize = 1;
         private double _smoothedSeconds;
+        private bool _fromOne = true;
 
         /// <summary>Creates a sizer; <paramref name="maxGrowthFactor"/> 2 is joblib's own rule.</summary>
         public AutoBatchSizer(int maxGrowthFactor = DefaultMaxGrowthFactor)
@@ -73,6 +83,7 @@ namespace JoblibPS.Dispatch
         {
             _effectiveBatchSize = 1;
             _smoothedSeconds = 0;
+            _fromOne = true;
         }
 
         /// <summary>
@@ -86,6 +97,7 @@ namespace JoblibPS.Dispatch
             double size = MinIdealBatchDuration.TotalSeconds / secondsPerItem;
             _effectiveBatchSize = (int)Math.Max(1, Math.Min(Math.Min(MaxBatchSize, int.MaxValue / 2), Math.Floor(size)));
             _smoothedSeconds = 0;
+            _fromOne = false;
         }
 
         /// <summary>Returns the size of the next batch (joblib's compute_batch_size).</summary>
@@ -100,7 +112,8 @@ namespace JoblibPS.Dispatch
                 // Grow towards the ideal size, at most by the growth factor per step, aiming at twice the ideal to
                 // limit oscillation between the two thresholds (joblib).
                 long ideal = (long)(old * min / duration) * 2;
-                size = (int)Math.Max(1, Math.Min((long)_maxGrowthFactor * old, Math.Min(ideal, Math.Min(MaxBatchSize, int.MaxValue / 2))));
+                long growth = _fromOne && old == 1 && _maxGrowthFactor > 2 ? FirstStepMaxGrowthFactor : _maxGrowthFactor;
+                size = (int)Math.Max(1, Math.Min(growth * old, Math.Min(ideal, Math.Min(MaxBatchSize, int.MaxValue / 2))));
             }
             else if (duration > MaxIdealBatchDuration.TotalSeconds && old >= 2)
             {
@@ -111,6 +124,7 @@ namespace JoblibPS.Dispatch
             {
                 _effectiveBatchSize = size;
                 _smoothedSeconds = 0;
+                _fromOne = false;
             }
             return size;
         }

@@ -16,17 +16,35 @@ namespace JoblibPS.Tests.Dispatch
         private const int JoblibGrowth = 2;
 
         [Fact]
-        public void ThePowerShellDefaultGrowsByUpToEightfoldTowardsTheIdealSize()
+        public void ThePowerShellDefaultTakesTheIdealSizeAtOnceFromOneItemThenGrowsByUpToEightfold()
         {
             var sizer = new AutoBatchSizer();
-            sizer.BatchCompleted(1, S(0.0001));
-            Assert.Equal(8, sizer.ComputeBatchSize());
-            // ideal = int(8 * 0.2 / 0.05) * 2 = 64: the ideal size bounds the growth too.
-            sizer.BatchCompleted(8, S(0.05));
-            Assert.Equal(64, sizer.ComputeBatchSize());
-            sizer.BatchCompleted(64, S(0.15));
-            // ideal = int(64 * 0.2 / 0.15) * 2 = 170, less than 8 * 64.
-            Assert.Equal(170, sizer.ComputeBatchSize());
+            // From one item: ideal = int(1 * 0.2 / 0.01) * 2 = 40, taken at once.
+            sizer.BatchCompleted(1, S(0.01));
+            Assert.Equal(40, sizer.ComputeBatchSize());
+            // Later steps grow eightfold at most: ideal = int(40 * 0.2 / 0.001) * 2 = 16,000.
+            sizer.BatchCompleted(40, S(0.001));
+            Assert.Equal(320, sizer.ComputeBatchSize());
+            // 0.6 s is between the thresholds (0.2 s, 2 s): the size stays.
+            sizer.BatchCompleted(320, S(0.6));
+            Assert.Equal(320, sizer.ComputeBatchSize());
+
+            // The first step has a bound of its own.
+            var fast = new AutoBatchSizer();
+            fast.BatchCompleted(1, S(0.000001));
+            Assert.Equal(AutoBatchSizer.FirstStepMaxGrowthFactor, fast.ComputeBatchSize());
+
+            // A sizer started from a remembered cost is past its first step: eightfold at most.
+            var remembered = new AutoBatchSizer();
+            remembered.StartFrom(0.1);
+            Assert.Equal(2, remembered.ComputeBatchSize());
+            remembered.BatchCompleted(2, S(0.0001));
+            Assert.Equal(16, remembered.ComputeBatchSize());
+
+            // Reset starts from one again, first step included.
+            remembered.Reset();
+            remembered.BatchCompleted(1, S(0.01));
+            Assert.Equal(40, remembered.ComputeBatchSize());
         }
 
         /// <summary>Grows a fresh sizer to <paramref name="size"/> (a power of two) with fast batches.</summary>
@@ -204,8 +222,8 @@ namespace JoblibPS.Tests.Dispatch
             // Tiny items stop growing at the largest batch size.
             var capped = new AutoBatchSizer { MinIdealBatchDuration = S(0.05), MaxBatchSize = 4096 };
             capped.BatchCompleted(1, S(0.000001));
-            Assert.Equal(8, capped.ComputeBatchSize());
-            for (int size = 8; size < 4096; size = capped.EffectiveBatchSize)
+            Assert.Equal(AutoBatchSizer.FirstStepMaxGrowthFactor, capped.ComputeBatchSize());
+            for (int size = capped.EffectiveBatchSize; size < 4096; size = capped.EffectiveBatchSize)
             {
                 capped.BatchCompleted(size, S(0.000001 * size));
                 capped.ComputeBatchSize();
@@ -214,14 +232,14 @@ namespace JoblibPS.Tests.Dispatch
             capped.BatchCompleted(4096, S(0.004));
             Assert.Equal(4096, capped.ComputeBatchSize());
 
-            // The ideal duration bounds growth: batches of 10 ms at size 100 grow to twice the ideal (50 ms) only.
+            // The ideal duration bounds growth, towards twice the shortest ideal duration (50 ms here).
             var sizer = new AutoBatchSizer { MinIdealBatchDuration = S(0.05) };
-            sizer.BatchCompleted(1, S(0.0001));
-            Assert.Equal(8, sizer.ComputeBatchSize());
-            sizer.BatchCompleted(8, S(0.0008));
-            Assert.Equal(64, sizer.ComputeBatchSize());
-            sizer.BatchCompleted(64, S(0.04));
-            Assert.Equal(160, sizer.ComputeBatchSize());
+            sizer.BatchCompleted(1, S(0.005));
+            Assert.Equal(20, sizer.ComputeBatchSize());       // first step: the ideal, int(1 * 0.05 / 0.005) * 2
+            sizer.BatchCompleted(20, S(0.0016));
+            Assert.Equal(160, sizer.ComputeBatchSize());      // eightfold, under the ideal of 1,250
+            sizer.BatchCompleted(160, S(0.04));
+            Assert.Equal(400, sizer.ComputeBatchSize());      // the ideal, int(160 * 0.05 / 0.04) * 2, under eightfold
         }
 
         [Fact]
