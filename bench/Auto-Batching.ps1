@@ -7,8 +7,12 @@
     /usr/sbin/sshd exists) and each workload, times the call with -BatchSize auto and with each fixed size, -Repeat
     rounds interleaved, and prints the medians and auto / best fixed (1.00 is as good as the best hand-picked size;
     the goal is 1.2 or less). The first auto call of a block starts from one item; later ones start from the item cost
-    the process remembers (Dispatch/ItemCostMemory.cs), as a user's repeated calls do: both are shown.
-    Workloads: 400 items of 5 ms waiting, 2,000 items of about 0.2 ms of CPU, and (remote) 200 items of 50 ms.
+    the process remembers (Dispatch/ItemCostMemory.cs), as a user's repeated calls do: both are shown, each a median
+    of -Repeat calls. A first call is a call of a block text new to the process, and to every worker, which compiles
+    it: first calls of auto are compared with first calls of each fixed size (each with a new block), later calls
+    with later calls.
+    Workloads, each with the fixed sizes that bracket its best: 400 items of 5 ms waiting, 2,000 items of about 0.2 ms
+    of CPU, 100,000 tiny items ({ $_ * 2 }), and (remote) 200 items of 50 ms.
     Run by bench/Invoke-Benchmark.ps1 -Workload Auto, or alone.
 .EXAMPLE
     dotnet pwsh ./bench/Auto-Batching.ps1 -Repeat 3
@@ -16,22 +20,21 @@
 param(
     [string] $ModulePath,
     [int] $Repeat = 3,
-    [string[]] $FixedSizes = @('1', '8', '32', '128'),
     [string[]] $Backend = @('threading', 'loky', 'remote')
 )
 $ErrorActionPreference = 'Stop'
-# Lists given through pwsh -File arrive as one string ('1,8,32'): split them.
-$FixedSizes = @($FixedSizes | ForEach-Object { "$_" -split ',' } | Where-Object { $_ } | ForEach-Object { [int]$_ })
+# Lists given through pwsh -File arrive as one string ('a,b'): split them.
 $Backend = @($Backend | ForEach-Object { "$_" -split ',' } | ForEach-Object { $_.Trim() } | Where-Object { $_ })
 $RepoRoot = Split-Path -Parent $PSScriptRoot
 if (-not $ModulePath) { $ModulePath = if ($env:JOBLIBPS_MODULE) { $env:JOBLIBPS_MODULE } else { Join-Path $RepoRoot 'out/JoblibPS/JoblibPS.psd1' } }
 Import-Module $ModulePath
 
 $workloads = @(
-    @{ Name = '400 items of 5 ms waiting'; Items = 1..400; Block = { Start-Sleep -Milliseconds 5; $_ } }
-    @{ Name = '2,000 items of ~0.2 ms CPU'; Items = 1..2000; Block = { [System.Threading.Thread]::SpinWait(20000); $_ } }
+    @{ Name = '400 items of 5 ms waiting'; Items = 1..400; Block = { Start-Sleep -Milliseconds 5; $_ }; Sizes = 1, 8, 32, 128 }
+    @{ Name = '2,000 items of ~0.2 ms CPU'; Items = 1..2000; Block = { [System.Threading.Thread]::SpinWait(20000); $_ }; Sizes = 8, 32, 128, 512 }
+    @{ Name = '100,000 tiny items'; Items = 1..100000; Block = { $_ * 2 }; Sizes = 256, 1024, 4096 }
 )
-$remoteWorkload = @{ Name = '200 items of 50 ms waiting'; Items = 1..200; Block = { Start-Sleep -Milliseconds 50; $_ } }
+$remoteWorkload = @{ Name = '200 items of 50 ms waiting'; Items = 1..200; Block = { Start-Sleep -Milliseconds 50; $_ }; Sizes = 1, 8, 32 }
 
 function Measure-Call([scriptblock] $Call, $Expected) {
     $clock = [Diagnostics.Stopwatch]::StartNew()
@@ -45,27 +48,37 @@ function Get-Median([double[]] $Values) { ($Values | Sort-Object)[[int][Math]::F
 
 $rows = [System.Collections.Generic.List[object]]::new()
 function Measure-Backend([string] $Name, [hashtable] $Run, $Work) {
-    $sizes = @('auto') + $FixedSizes
+    $fixed = @($Work.Sizes)
     $times = @{}
-    # A unique block text per backend and workload, so the first auto call starts with nothing remembered.
-    $block = [scriptblock]::Create("# $Name $([guid]::NewGuid())`n" + $Work.Block.ToString())
+    $firstTimes = @{}
     $null = $Work.Items | Select-Object -First 4 | Invoke-JoblibParallel { $_ } @Run   # warm workers
-    $first = Measure-Call { $Work.Items | Invoke-JoblibParallel $block @Run } $Work.Items
+    # A new block text is new to every worker too (PowerShell compiles it there and binds its calls afresh): a first
+    # call of auto is compared with first calls of each fixed size, and later calls with later calls.
+    $newBlock = { [scriptblock]::Create("# $Name $([guid]::NewGuid())`n" + $Work.Block.ToString()) }
     foreach ($round in 1..$Repeat) {
-        foreach ($size in $sizes) {
+        $block = & $newBlock
+        $firstTimes['auto'] += @(Measure-Call { $Work.Items | Invoke-JoblibParallel $block @Run } $Work.Items)
+        foreach ($size in $fixed) {
+            $other = & $newBlock
+            $firstTimes[$size] += @(Measure-Call { $Work.Items | Invoke-JoblibParallel $other @Run -BatchSize $size } $Work.Items)
+        }
+        foreach ($size in @('auto') + $fixed) {
             $times[$size] += @(Measure-Call { $Work.Items | Invoke-JoblibParallel $block @Run -BatchSize $size } $Work.Items)
         }
     }
-    $best = $FixedSizes | Sort-Object { Get-Median $times[$_] } | Select-Object -First 1
+    $best = $fixed | Sort-Object { Get-Median $times[$_] } | Select-Object -First 1
+    $bestFirst = $fixed | Sort-Object { Get-Median $firstTimes[$_] } | Select-Object -First 1
     $auto = Get-Median $times['auto']
+    $first = Get-Median $firstTimes['auto']
     $rows.Add([pscustomobject]@{
-            Backend        = $Name
-            Workload       = $Work.Name
-            'auto first s' = [Math]::Round($first, 3)
-            'auto s'       = [Math]::Round($auto, 3)
-            'best fixed'   = "$best ($([Math]::Round((Get-Median $times[$best]), 3)) s)"
-            'auto/best'    = [Math]::Round($auto / (Get-Median $times[$best]), 2)
-            'first/best'   = [Math]::Round($first / (Get-Median $times[$best]), 2)
+            Backend            = $Name
+            Workload           = $Work.Name
+            'auto s'           = [Math]::Round($auto, 3)
+            'best fixed'       = "$best ($([Math]::Round((Get-Median $times[$best]), 3)) s)"
+            'auto/best'        = [Math]::Round($auto / (Get-Median $times[$best]), 2)
+            'first: auto s'    = [Math]::Round($first, 3)
+            'first: best fixed' = "$bestFirst ($([Math]::Round((Get-Median $firstTimes[$bestFirst]), 3)) s)"
+            'first/best'       = [Math]::Round($first / (Get-Median $firstTimes[$bestFirst]), 2)
         })
 }
 
@@ -90,7 +103,7 @@ foreach ($name in $Backend) {
     }
     foreach ($work in $workloads) { Measure-Backend $name @{ Backend = $name; NJobs = 2 } $work }
 }
-"Auto-batching against fixed sizes $($FixedSizes -join ', '); medians of $Repeat (load average $((Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ' | Select-Object -First 1)):"
+"Auto-batching against fixed sizes; medians of $Repeat (load average $((Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ' | Select-Object -First 1)):"
 $rows | Format-Table -AutoSize | Out-String -Width 200
 foreach ($group in $rows | Group-Object Backend) {
     '{0}: worst auto/best {1:0.00} (later calls), {2:0.00} (a first call)' -f $group.Name, ($group.Group.'auto/best' | Measure-Object -Maximum).Maximum, ($group.Group.'first/best' | Measure-Object -Maximum).Maximum
