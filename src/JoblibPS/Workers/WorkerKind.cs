@@ -29,12 +29,6 @@ namespace JoblibPS.Workers
         /// <summary>True when the pool may open workers when there is work for them; false for a fixed set the kind opened itself.</summary>
         public virtual bool OpensOnDemand => true;
 
-        /// <summary>
-        /// How many workers may be opening at once; the others wait their turn (still counted as opening). Unlimited
-        /// unless opening one takes whole processors, where opening them all at once only makes every one of them late.
-        /// </summary>
-        public virtual int MaxConcurrentOpens => int.MaxValue;
-
         /// <summary>Brings a worker that served an earlier call back to a clean state before it serves another call; throw to have it replaced.</summary>
         public virtual void Reset(Worker worker) { }
 

@@ -51,7 +51,6 @@ namespace JoblibPS.Workers
         private readonly List<PoolJob> _parked = new List<PoolJob>();
         private readonly List<Slot> _slots = new List<Slot>();
         private readonly HashSet<object> _holders = new HashSet<object>();
-        private readonly SemaphoreSlim _opens;
         private int _target;
         private int _limit = int.MaxValue;
         private TimeSpan? _idleTimeout;
@@ -68,7 +67,6 @@ namespace JoblibPS.Workers
         public WorkerPool(WorkerKind kind, TimeSpan stopGrace)
         {
             _kind = kind;
-            _opens = new SemaphoreSlim(Math.Max(1, kind.MaxConcurrentOpens));
             StopGrace = stopGrace;
         }
 
@@ -386,9 +384,7 @@ namespace JoblibPS.Workers
             Worker worker;
             try
             {
-                if (!AwaitOpenTurn(slot)) return false;
-                try { worker = _kind.Open(replacing); }
-                finally { _opens.Release(); }
+                worker = _kind.Open(replacing);
             }
             catch (Exception ex) when (replacing != null && !_kind.OpensOnDemand)
             {
@@ -843,27 +839,6 @@ namespace JoblibPS.Workers
                 _parked.Remove(job);
                 taken.Add(job);
             }
-        }
-
-        /// <summary>
-        /// Waits for a turn to open a worker (<see cref="WorkerKind.MaxConcurrentOpens"/>); false, with no turn taken,
-        /// when the slot was let go or the pool shut down meanwhile. Slot thread, lock not held.
-        /// </summary>
-        private bool AwaitOpenTurn(Slot slot)
-        {
-            while (!_opens.Wait(TimeSpan.FromMilliseconds(100)))
-            {
-                lock (_gate)
-                {
-                    if (slot.Abandoned || _disposed) return false;
-                }
-            }
-            lock (_gate)
-            {
-                if (!slot.Abandoned && !_disposed) return true;
-            }
-            _opens.Release();
-            return false;
         }
 
         // A slot with an open worker, or one that opens its worker on its thread when given none.

@@ -41,15 +41,6 @@ namespace JoblibPS.Backends.Process
 
         public override string Name => _name;
 
-        /// <summary>
-        /// Half the processors, at least one. Starting a pwsh keeps about two processors busy for most of a second
-        /// (the runtime compiles on background threads): on 2 CPUs (pwsh 7.6.9, Linux) one worker opens in 0.85 to
-        /// 1.0 s alone and two opened at once take 1.6 to 1.8 s both, so opening them one after the other gives a
-        /// cold call its first output about a second sooner and has every worker ready no later.
-        /// bench/Cold-Start.ps1 measures it.
-        /// </summary>
-        public override int MaxConcurrentOpens => Math.Max(1, Environment.ProcessorCount / 2);
-
         /// <summary>Sets the variables later workers start with on top of the caller's environment.</summary>
         public void SetEnvironment(IDictionary<string, string> environment)
         {
