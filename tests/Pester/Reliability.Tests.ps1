@@ -94,12 +94,19 @@ Describe 'Fault matrix' {
         $r.NextHealthy | Should -BeTrue
     }
 
-    It 'threading: an item stuck in a .NET call ends the call within 3 s of -TimeoutSeconds, and the next call is healthy' {
+    It 'threading: an item stuck in a .NET call ends the call within 3 s of -TimeoutSeconds, warns of the stuck thread, and the next call is healthy' {
         $r = Measure-JoblibFault -Name stuck-dotnet -Fault { 1..4 | Invoke-JoblibParallel { if ($_ -eq 2) { [Threading.Thread]::Sleep(15000) }; $_ } -Backend threading -NJobs 2 -BatchSize 1 -TimeoutSeconds 1 } -Next $nextThreading
         $r.ErrorId | Should -Be 'JoblibTaskTimeout'
         $r.Target | Should -Be 2
         $r.Seconds | Should -BeLessThan 4
         $r.NextHealthy | Should -BeTrue
+        @($r.Warnings | Where-Object { $_ -like '1 worker thread did not stop within 1 s*abandoned and never reused*1 of this backend''s threads are stuck now*' }).Count | Should -Be 1 -Because "the warnings were: $($r.Warnings -join ' | ')"
+    }
+
+    It 'threading: a call whose items all stopped in time writes no stuck-thread warning' {
+        $r = Measure-JoblibFault -Name stopped-in-time -Fault { 1..4 | Invoke-JoblibParallel { if ($_ -eq 2) { Start-Sleep -Seconds 15 }; $_ } -Backend threading -NJobs 2 -BatchSize 1 -TimeoutSeconds 1 } -Next $nextThreading
+        $r.ErrorId | Should -Be 'JoblibTaskTimeout'
+        @($r.Warnings | Where-Object { $_ -like '*did not stop within*' }) | Should -BeNullOrEmpty
     }
 
     It 'loky: one item writing 50 MB comes back whole' {

@@ -68,6 +68,12 @@ namespace JoblibPS
         /// </summary>
         internal virtual string ConfiguredWarning(int nJobs) => null;
 
+        /// <summary>
+        /// A warning for the caller about the abort just done (a built-in backend's notice: worker threads that a stop
+        /// could not end), or null; read once, right after <see cref="AbortEverything"/>. The engine writes it.
+        /// </summary>
+        internal virtual string TakeAbortWarning() => null;
+
         /// <summary>Settings of the call being run: set by the engine before <see cref="Configure"/>, null again after <see cref="StopCall"/>.</summary>
         public ParallelCall Parallel { get; protected internal set; }
 

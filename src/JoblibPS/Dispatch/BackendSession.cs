@@ -103,14 +103,20 @@ namespace JoblibPS.Dispatch
         {
             if (_aborted || !_started) return;
             _aborted = true;
+            string warning = null;
             try
             {
                 Backend.AbortEverything(_settings.EnsureReadyOnAbort && !_ownsBackend);
+                warning = Backend.TakeAbortWarning();
             }
             catch (Exception ex)
             {
                 _writer.WriteWarning($"The backend '{Backend}' failed to abort its tasks: {JoblibPS.Describe.Innermost(ex).Message}");
             }
+            if (warning == null) return;
+            // A call stopped by Ctrl+C has no pipeline left to write to.
+            try { _writer.WriteWarning(warning); }
+            catch (PipelineStoppedException) { }
         }
 
         /// <summary>Ends the call (StopCall) and terminates a backend the call owns. Idempotent.</summary>

@@ -195,9 +195,10 @@ namespace JoblibPS.Workers
         /// Aborts the batches of <paramref name="owner"/> (null: every batch), returning within about
         /// <see cref="StopGrace"/>: queued ones complete as stopped; running ones are asked to stop, all at once, and
         /// those still running at the deadline complete as stopped while their workers are closed as stuck and
-        /// replaced, so the pool is whole again. A worker whose batch stopped in time stays warm.
+        /// replaced, so the pool is whole again. A worker whose batch stopped in time stays warm. Returns how many
+        /// workers were given up on that way (their threads are counted in <see cref="StuckThreads"/> until they return).
         /// </summary>
-        public void Abort(object owner)
+        public int Abort(object owner)
         {
             var dropped = new List<PoolJob>();
             var running = new List<(Slot Slot, PoolJob Job)>();
@@ -211,7 +212,7 @@ namespace JoblibPS.Workers
                 }
             }
             foreach (PoolJob job in dropped) job.CompleteStopped();
-            StopAndAbandon(running);
+            return StopAndAbandon(running);
         }
 
         /// <summary>
@@ -705,10 +706,10 @@ namespace JoblibPS.Workers
                 : _kind.LostResult(worker, job.Future.Task, job.Started, reason, null, job.Avoid));
         }
 
-        /// <summary>Asks the running batches to stop, waits for them up to one deadline, and gives up on the workers of those still running.</summary>
-        private void StopAndAbandon(List<(Slot Slot, PoolJob Job)> running)
+        /// <summary>Asks the running batches to stop, waits for them up to one deadline, and gives up on the workers of those still running (returns how many).</summary>
+        private int StopAndAbandon(List<(Slot Slot, PoolJob Job)> running)
         {
-            if (running.Count == 0) return;
+            if (running.Count == 0) return 0;
             TimeSpan minAge = _kind.MinRunBeforeStop;
             if (minAge > TimeSpan.Zero)
             {
@@ -724,12 +725,14 @@ namespace JoblibPS.Workers
                 catch (TimeoutException) { }
             }
             var after = new List<Action>();
+            int abandoned = 0;
             lock (_gate)
             {
                 foreach (var (slot, job) in running)
                 {
                     if (slot.Assigned != job || slot.Abandoned) continue;
                     Worker worker = slot.Worker;
+                    abandoned++;
                     slot.Stuck = true;
                     Interlocked.Increment(ref _stuckThreads);
                     RemoveSlot(slot);
@@ -739,6 +742,7 @@ namespace JoblibPS.Workers
                 Schedule(after);
             }
             RunAll(after);
+            return abandoned;
         }
 
         // ---- scheduling (called with _gate held) ----------------------------------------------------------------

@@ -61,8 +61,35 @@ namespace JoblibPS.Backends.Threading
         /// <summary>Drops queued tasks and stops running ones; keeps the workers when <paramref name="ensureReady"/>.</summary>
         public override void AbortEverything(bool ensureReady)
         {
-            _pool?.Abort(this);
+            WorkerPool pool = _pool;
+            if (pool != null)
+            {
+                int abandoned = pool.Abort(this);
+                if (abandoned > 0) _abortWarning = StuckWarning(abandoned, pool.StuckThreads);
+            }
             if (!ensureReady) Terminate();
+        }
+
+        private string _abortWarning;
+
+        internal override string TakeAbortWarning()
+        {
+            string warning = _abortWarning;
+            _abortWarning = null;
+            return warning;
+        }
+
+        /// <summary>
+        /// What the caller is told when a stop gave up on worker threads: .NET cannot abort a thread, so one inside a
+        /// call PowerShell cannot interrupt keeps running until that call returns; its runspace is never used again.
+        /// </summary>
+        internal static string StuckWarning(int abandoned, int stuckInPool)
+        {
+            string threads = abandoned == 1 ? "1 worker thread" : $"{abandoned} worker threads";
+            return $"{threads} did not stop within {StopGrace.TotalSeconds:0.#} s: each is inside a call PowerShell cannot interrupt (a .NET method such as [Threading.Thread]::Sleep, " +
+                $"or a blocking read). The call did not wait for {(abandoned == 1 ? "it" : "them")}: {(abandoned == 1 ? "its runspace is" : "their runspaces are")} abandoned and never reused, " +
+                $"and fresh workers take {(abandoned == 1 ? "its" : "their")} place. A stuck thread ends only when its call returns; {stuckInPool} of this backend's threads are stuck now. " +
+                "Give such calls a timeout of their own (for example Wait(TimeSpan), or CancellationToken), or use the loky backend, whose stuck workers are killed.";
         }
 
         /// <summary>
