@@ -382,8 +382,9 @@ Describe 'Remote backend over SSH' -Skip:$NoSshd {
             $rerun.Count | Should -BeGreaterThan 0 -Because 'items that had started on the killed host come back from the surviving one'
         }
 
-        It 'warns once, naming the lost host' {
+        It 'warns once, naming the lost host (no warning of its own for each of its lost workers)' {
             @($run.Warnings -like "Lost host '$($hostB.HostName)':*") | Should -HaveCount 1
+            @($run.Warnings -like "*'$($hostB.HostName)'*") | Should -HaveCount 1 -Because "the warnings were: $($run.Warnings -join ' | ')"
         }
 
         It 'fails with JoblibRemoteHostsLost, naming every host, when the last host dies' {
@@ -396,6 +397,108 @@ Describe 'Remote backend over SSH' -Skip:$NoSshd {
         }
 
         It 'leaves no worker runspace behind' {
+            @(Get-Runspace | Where-Object Name -EQ $WorkerName) | Should -HaveCount 0
+        }
+    }
+    Context 'Eight hosts, two lost mid-run, a timeout and Ctrl+C' {
+        BeforeAll {
+            # Eight loopback hosts with one worker each, on a port of their own; two die while a call runs.
+            $eightPort = $port + 1
+            $eight = @(2..9 | ForEach-Object { Start-JoblibSshHost -Address "127.0.0.$_" -Port $eightPort -Root $root })
+            $doomed = @($eight[3], $eight[6])
+            $eightArguments = @{ HostName = @($eight.HostName); Port = $eightPort; KeyFilePath = $eight[0].KeyFilePath; Options = (Get-JoblibSshOptions $eight[0]); JobsPerHost = 1 }
+            $eightMarks = (New-Item -ItemType Directory -Path (Join-Path $TestDrive 'eight-marks')).FullName
+            $marks = $eightMarks
+            $run = Use-JoblibConfig remote -BackendArgument $eightArguments {
+                $null = 1..8 | Invoke-JoblibParallel { $_ } -BatchSize 1
+                $killers = @(
+                    Start-HostKiller -Directory $eightMarks -Filter 'started-20-*' -SshHost $doomed[0]
+                    Start-HostKiller -Directory $eightMarks -Filter 'started-40-*' -SshHost $doomed[1]
+                )
+                try {
+                    $survived = 1..80 | Invoke-JoblibParallel $MarkedItem -WarningAction SilentlyContinue -WarningVariable lostWarnings
+                }
+                finally {
+                    $killers | ForEach-Object { Wait-HostKiller $_ }
+                }
+                $timedOut = $null
+                $clock = [System.Diagnostics.Stopwatch]::StartNew()
+                try { $null = 1..12 | Invoke-JoblibParallel { if ($_ -eq 5) { Start-Sleep -Seconds 60 }; $_ } -BatchSize 1 -TimeoutSeconds 2 }
+                catch { $timedOut = $_ }
+                $timeoutSeconds = $clock.Elapsed.TotalSeconds
+                [pscustomobject]@{
+                    Survived       = $survived
+                    Warnings       = @($lostWarnings | ForEach-Object Message)
+                    TimedOut       = $timedOut
+                    TimeoutSeconds = $timeoutSeconds
+                    After          = 1..12 | Invoke-JoblibParallel { $_ }
+                }
+            }
+
+            # Ctrl+C during a call on the six hosts left, in a PowerShell of its own, as a user's script would be.
+            $alive = @($eight | Where-Object { $_ -notin $doomed })
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddScript({
+                    param($Module, $Arguments)
+                    Import-Module $Module
+                    Use-JoblibConfig remote -BackendArgument $Arguments { 1..400 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 200; $_ } -BatchSize 1 }
+                }).AddArgument((Get-JoblibTestModulePath)).AddArgument(@{ HostName = @($alive.HostName); Port = $eightPort; KeyFilePath = $eight[0].KeyFilePath; Options = (Get-JoblibSshOptions $eight[0]); JobsPerHost = 1 })
+                $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
+                $handle = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]$null, $output)
+                $deadline = [DateTime]::UtcNow.AddSeconds(90)
+                while ($output.Count -lt 10 -and -not $handle.IsCompleted -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+                $stopClock = [System.Diagnostics.Stopwatch]::StartNew()
+                $ps.Stop()
+                $stopSeconds = $stopClock.Elapsed.TotalSeconds
+                $stopState = $ps.InvocationStateInfo.State
+                $stoppedOutput = @($output)
+            }
+            finally {
+                $ps.Dispose()
+            }
+        }
+
+        AfterAll {
+            $eight | Where-Object { $_ } | Stop-JoblibSshHost
+        }
+
+        It 'writes every one of 80 items exactly once, in order, when two of eight hosts die mid-run' {
+            @($run.Survived) | Should -Be (1..80)
+        }
+
+        It 'warns exactly once for each lost host, and names no other host' {
+            foreach ($lost in $doomed) {
+                @($run.Warnings -like "*'$($lost.HostName)'*") | Should -HaveCount 1 -Because "the warnings were: $($run.Warnings -join ' | ')"
+                @($run.Warnings -like "Lost host '$($lost.HostName)':*") | Should -HaveCount 1
+            }
+            @($run.Warnings).Count | Should -Be 2 -Because "the warnings were: $($run.Warnings -join ' | ')"
+        }
+
+        It 'fails an item stuck past -TimeoutSeconds with JoblibTaskTimeout on that item, within seconds, and the next call runs' {
+            $run.TimedOut.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskTimeout,*'
+            $run.TimedOut.TargetObject | Should -Be 5
+            $run.TimeoutSeconds | Should -BeLessThan 15
+            @($run.After) | Should -Be (1..12)
+        }
+
+        It 'stops a call on six hosts within about a second on Ctrl+C, after writing its first items in order' {
+            $stopState | Should -Be 'Stopped'
+            $stopSeconds | Should -BeLessThan 3
+            $stoppedOutput.Count | Should -BeGreaterOrEqual 10
+            @($stoppedOutput) | Should -Be (1..$stoppedOutput.Count)
+        }
+
+        It 'leaves no ssh client and no worker runspace behind' {
+            $deadline = [DateTime]::UtcNow.AddSeconds(15)
+            do {
+                $clients = @(Get-JoblibChildProcessId -ParentId $PID | Where-Object {
+                        (Get-Content -LiteralPath "/proc/$_/comm" -ErrorAction Ignore) -eq 'ssh' -and
+                        (Get-Content -LiteralPath "/proc/$_/cmdline" -Raw -ErrorAction Ignore) -match "$eightPort" })
+                if (-not $clients) { break }
+                Start-Sleep -Milliseconds 200
+            } while ([DateTime]::UtcNow -lt $deadline)
+            $clients | Should -BeNullOrEmpty
             @(Get-Runspace | Where-Object Name -EQ $WorkerName) | Should -HaveCount 0
         }
     }

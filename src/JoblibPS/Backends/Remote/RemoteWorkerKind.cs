@@ -267,7 +267,6 @@ namespace JoblibPS.Backends.Remote
         public override void WorkerLost(Worker worker, string reason, int remaining)
         {
             var remote = (RemoteWorker)worker;
-            remote.LostSignal.Set();
             RemoteHost host = remote.Host;
             lock (_gate)
             {
@@ -279,6 +278,8 @@ namespace JoblibPS.Backends.Remote
                         $"Lost host '{host.Name}': {reason} The batches it was running run again on the other hosts; it is left out for the rest of this config scope.")));
                 }
             }
+            // After the host's state: whoever wakes on the signal (AwaitHostFates) sees whether the host is lost.
+            remote.LostSignal.Set();
         }
 
         /// <summary>Written with the re-run's output; the warning is left out if the whole host is lost by then (its own warning says it all).</summary>
@@ -302,6 +303,7 @@ namespace JoblibPS.Backends.Remote
         /// </summary>
         public override BatchResult Completing(BatchTask task, BatchResult result)
         {
+            if (result.Outcome == BatchOutcome.Completed) AwaitHostFates(task);
             List<PSObject> records;
             lock (_gate)
             {
@@ -315,6 +317,43 @@ namespace JoblibPS.Backends.Remote
                 _taskNotices.Remove(task);
             }
             return records.Count == 0 ? result : RemoteRecords.WithNotices(result, records);
+        }
+
+        /// <summary>
+        /// How long a lost worker's warning waits for the rest of its host before it is written. A host that goes down
+        /// (its sshd killed, the machine stopped) ends its sessions within milliseconds of each other, but a batch run
+        /// again elsewhere can complete sooner than the host's last session is seen lost: without the wait the caller
+        /// got the worker's warning and then the host's, two warnings for one loss.
+        /// </summary>
+        private static readonly TimeSpan HostLossWindow = TimeSpan.FromSeconds(1);
+
+        /// <summary>
+        /// Before a batch's lost-worker warnings are written: waits, up to <see cref="HostLossWindow"/> from each loss,
+        /// until the other workers of that host are lost too or the window passes. Lock not held while waiting.
+        /// </summary>
+        private void AwaitHostFates(BatchTask task)
+        {
+            var waits = new List<(ManualResetEventSlim[] Signals, TimeSpan Left)>();
+            lock (_gate)
+            {
+                if (!_taskNotices.TryGetValue(task, out List<Notice> own)) return;
+                foreach (Notice notice in own)
+                {
+                    if (!notice.CoveredByHostLoss || notice.Host.Lost) continue;
+                    TimeSpan left = HostLossWindow - notice.Age;
+                    ManualResetEventSlim[] signals = notice.Host.Slots.Where(s => s.LostReason == null).Select(s => s.LostSignal).ToArray();
+                    if (left > TimeSpan.Zero && signals.Length > 0) waits.Add((signals, left));
+                }
+            }
+            foreach (var (signals, left) in waits)
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                foreach (ManualResetEventSlim signal in signals)
+                {
+                    TimeSpan rest = left - clock.Elapsed;
+                    if (rest <= TimeSpan.Zero || !signal.Wait(rest)) break;
+                }
+            }
         }
 
         /// <summary>Watches the worker's runspace: one that leaves Opened on its own is a lost connection.</summary>

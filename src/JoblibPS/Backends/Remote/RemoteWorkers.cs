@@ -48,6 +48,11 @@ namespace JoblibPS.Backends.Remote
 
         /// <summary>True for a lost worker's warning, which the host's warning replaces when the whole host is lost.</summary>
         public bool CoveredByHostLoss { get; }
+
+        private readonly long _created = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        /// <summary>How long ago the notice was made.</summary>
+        public TimeSpan Age => TimeSpan.FromSeconds((System.Diagnostics.Stopwatch.GetTimestamp() - _created) / (double)System.Diagnostics.Stopwatch.Frequency);
     }
 
     /// <summary>One remote worker: a runspace on a host, opened by the backend or given by the user as a session.</summary>
