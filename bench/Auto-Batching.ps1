@@ -23,11 +23,11 @@ param(
     [string[]] $Backend = @('threading', 'loky', 'remote')
 )
 $ErrorActionPreference = 'Stop'
+Import-Module (Join-Path $PSScriptRoot 'BenchTools.psm1')
 # Lists given through pwsh -File arrive as one string ('a,b'): split them.
-$Backend = @($Backend | ForEach-Object { "$_" -split ',' } | ForEach-Object { $_.Trim() } | Where-Object { $_ })
+$Backend = @(Split-BenchList $Backend)
 $RepoRoot = Split-Path -Parent $PSScriptRoot
-if (-not $ModulePath) { $ModulePath = if ($env:JOBLIBPS_MODULE) { $env:JOBLIBPS_MODULE } else { Join-Path $RepoRoot 'out/JoblibPS/JoblibPS.psd1' } }
-Import-Module $ModulePath
+Import-Module (Get-BenchModulePath $ModulePath)
 
 $workloads = @(
     @{ Name = '400 items of 5 ms waiting'; Items = 1..400; Block = { Start-Sleep -Milliseconds 5; $_ }; Sizes = 1, 8, 32, 128 }
@@ -43,8 +43,6 @@ function Measure-Call([scriptblock] $Call, $Expected) {
     if ($out.Count -ne $Expected.Count) { throw "A call returned $($out.Count) items instead of $($Expected.Count)." }
     $clock.Elapsed.TotalSeconds
 }
-
-function Get-Median([double[]] $Values) { ($Values | Sort-Object)[[int][Math]::Floor(($Values.Count - 1) / 2)] }
 
 $rows = [System.Collections.Generic.List[object]]::new()
 function Measure-Backend([string] $Name, [hashtable] $Run, $Work) {
@@ -66,19 +64,19 @@ function Measure-Backend([string] $Name, [hashtable] $Run, $Work) {
             $times[$size] += @(Measure-Call { $Work.Items | Invoke-JoblibParallel $block @Run -BatchSize $size } $Work.Items)
         }
     }
-    $best = $fixed | Sort-Object { Get-Median $times[$_] } | Select-Object -First 1
-    $bestFirst = $fixed | Sort-Object { Get-Median $firstTimes[$_] } | Select-Object -First 1
-    $auto = Get-Median $times['auto']
-    $first = Get-Median $firstTimes['auto']
+    $best = $fixed | Sort-Object { Get-BenchMedian $times[$_] } | Select-Object -First 1
+    $bestFirst = $fixed | Sort-Object { Get-BenchMedian $firstTimes[$_] } | Select-Object -First 1
+    $auto = Get-BenchMedian $times['auto']
+    $first = Get-BenchMedian $firstTimes['auto']
     $rows.Add([pscustomobject]@{
             Backend            = $Name
             Workload           = $Work.Name
             'auto s'           = [Math]::Round($auto, 3)
-            'best fixed'       = "$best ($([Math]::Round((Get-Median $times[$best]), 3)) s)"
-            'auto/best'        = [Math]::Round($auto / (Get-Median $times[$best]), 2)
+            'best fixed'       = "$best ($([Math]::Round((Get-BenchMedian $times[$best]), 3)) s)"
+            'auto/best'        = [Math]::Round($auto / (Get-BenchMedian $times[$best]), 2)
             'first: auto s'    = [Math]::Round($first, 3)
-            'first: best fixed' = "$bestFirst ($([Math]::Round((Get-Median $firstTimes[$bestFirst]), 3)) s)"
-            'first/best'       = [Math]::Round($first / (Get-Median $firstTimes[$bestFirst]), 2)
+            'first: best fixed' = "$bestFirst ($([Math]::Round((Get-BenchMedian $firstTimes[$bestFirst]), 3)) s)"
+            'first/best'       = [Math]::Round($first / (Get-BenchMedian $firstTimes[$bestFirst]), 2)
         })
 }
 
@@ -103,7 +101,7 @@ foreach ($name in $Backend) {
     }
     foreach ($work in $workloads) { Measure-Backend $name @{ Backend = $name; NJobs = 2 } $work }
 }
-"Auto-batching against fixed sizes; medians of $Repeat (load average $((Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ' | Select-Object -First 1)):"
+"Auto-batching against fixed sizes; medians of $Repeat (load average $(Get-BenchLoadAverage)):"
 $rows | Format-Table -AutoSize | Out-String -Width 200
 foreach ($group in $rows | Group-Object Backend) {
     '{0}: worst auto/best {1:0.00} (later calls), {2:0.00} (a first call)' -f $group.Name, ($group.Group.'auto/best' | Measure-Object -Maximum).Maximum, ($group.Group.'first/best' | Measure-Object -Maximum).Maximum

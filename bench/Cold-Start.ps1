@@ -23,9 +23,10 @@ param(
     [switch] $NoRemote
 )
 $ErrorActionPreference = 'Stop'
+Import-Module (Join-Path $PSScriptRoot 'BenchTools.psm1')
 $RepoRoot = Split-Path -Parent $PSScriptRoot
-if (-not $ModulePath) { $ModulePath = if ($env:JOBLIBPS_MODULE) { $env:JOBLIBPS_MODULE } else { Join-Path $RepoRoot 'out/JoblibPS/JoblibPS.psd1' } }
-$pwsh = Join-Path $PSHOME 'pwsh'
+$ModulePath = Get-BenchModulePath $ModulePath
+$pwsh = Get-BenchPwshPath
 $builds = [ordered]@{ 'this build' = (Resolve-Path -LiteralPath $ModulePath).Path }
 if ($BaselineModulePath) { $builds['baseline'] = (Resolve-Path -LiteralPath $BaselineModulePath).Path }
 
@@ -60,8 +61,6 @@ function Invoke-Cold([string] $Module, [string] $Backend, [string] $RemoteJson =
     @{ First = [double]::Parse($parts[0], [cultureinfo]::InvariantCulture); Whole = [double]::Parse($parts[1], [cultureinfo]::InvariantCulture) }
 }
 
-function Get-Median([double[]] $Values) { ($Values | Sort-Object)[[int][Math]::Floor(($Values.Count - 1) / 2)] }
-
 $sshHosts = @()
 $sshRoot = Join-Path ([IO.Path]::GetTempPath()) "joblibps-cold-ssh-$PID"
 $remoteJson = $null
@@ -92,12 +91,12 @@ finally {
     Remove-Item -LiteralPath $childFile -Force -ErrorAction Ignore
 }
 
-"Cold starts, medians of $Repeat fresh processes (load average $((Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ' | Select-Object -First 1)); one pwsh start-up: $('{0:0.00}' -f (Get-Median $samples['pwsh'])) s"
+"Cold starts, medians of $Repeat fresh processes (load average $(Get-BenchLoadAverage)); one pwsh start-up: $('{0:0.00}' -f (Get-BenchMedian $samples['pwsh'])) s"
 foreach ($build in $builds.Keys) {
     foreach ($backend in 'loky', 'remote') {
         $runs = $samples["$build|$backend"]
         if (-not $runs) { continue }
         $what = if ($backend -eq 'loky') { 'cold loky, 2 workers' } else { 'cold remote scope, 2 hosts x 2 slots' }
-        '{0,-12} {1,-38} first output {2,6:0.00} s   whole call (40 x 50 ms) {3,6:0.00} s' -f $build, $what, (Get-Median $runs.First), (Get-Median $runs.Whole)
+        '{0,-12} {1,-38} first output {2,6:0.00} s   whole call (40 x 50 ms) {3,6:0.00} s' -f $build, $what, (Get-BenchMedian $runs.First), (Get-BenchMedian $runs.Whole)
     }
 }

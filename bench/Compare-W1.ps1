@@ -17,7 +17,8 @@ param(
     [int] $Items = 10000
 )
 $ErrorActionPreference = 'Stop'
-$pwsh = Join-Path $PSHOME $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' })
+Import-Module (Join-Path $PSScriptRoot 'BenchTools.psm1')
+$pwsh = Get-BenchPwshPath
 $child = @'
 param($module, $items)
 Import-Module $module
@@ -46,5 +47,5 @@ Remove-Item -LiteralPath $script -ErrorAction Ignore
 $rows | Format-Table -AutoSize | Out-String | Write-Output
 foreach ($name in 'before', 'after') {
     $ratios = @($rows | Where-Object Build -EQ $name | ForEach-Object Ratio | Sort-Object)
-    "{0}: median ratio vs ForEach-Object {1:0.00} (rounds: {2})" -f $name, $ratios[[int][math]::Floor($ratios.Count / 2)], ($ratios -join ', ')
+    "{0}: median ratio vs ForEach-Object {1:0.00} (rounds: {2})" -f $name, (Get-BenchMedian $ratios -Even Upper), ($ratios -join ', ')
 }

@@ -20,9 +20,8 @@ param(
     [int] $NJobs = 2
 )
 $ErrorActionPreference = 'Stop'
-$RepoRoot = Split-Path -Parent $PSScriptRoot
-if (-not $ModulePath) { $ModulePath = if ($env:JOBLIBPS_MODULE) { $env:JOBLIBPS_MODULE } else { Join-Path $RepoRoot 'out/JoblibPS/JoblibPS.psd1' } }
-Import-Module $ModulePath
+Import-Module (Join-Path $PSScriptRoot 'BenchTools.psm1')
+Import-Module (Get-BenchModulePath $ModulePath)
 
 $sdk = Split-Path -Parent ((Get-Item -LiteralPath (Get-Command dotnet -CommandType Application | Select-Object -First 1).Source).ResolvedTarget ?? (Get-Command dotnet).Source)
 $files = @(Get-ChildItem -LiteralPath $sdk -File -Recurse -ErrorAction Ignore | Sort-Object FullName -Culture ([cultureinfo]::InvariantCulture) | Select-Object -First $Count)
@@ -47,9 +46,9 @@ foreach ($round in 0..$Repeat) {   # round 0 warms every contender and is not co
         if ($round -gt 0) { $times[$name] += @($clock.Elapsed.TotalSeconds) }
     }
 }
-$baseline = ($times['ForEach-Object'] | Sort-Object)[[int][Math]::Floor($Repeat / 2)]
-"$($files.Count) files under $sdk, $Repeat rounds, median seconds and ratio vs ForEach-Object (load average $((Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ' | Select-Object -First 1)):"
+$baseline = Get-BenchMedian $times['ForEach-Object'] -Even Upper
+"$($files.Count) files under $sdk, $Repeat rounds, median seconds and ratio vs ForEach-Object (load average $(Get-BenchLoadAverage)):"
 foreach ($name in $contenders.Keys) {
-    $median = ($times[$name] | Sort-Object)[[int][Math]::Floor($Repeat / 2)]
+    $median = Get-BenchMedian $times[$name] -Even Upper
     '{0,-34} {1,7:0.000} s  {2,5:0.00}x' -f $name, $median, ($baseline / $median)
 }

@@ -75,24 +75,18 @@ $ErrorActionPreference = 'Stop'
 $inv = [System.Globalization.CultureInfo]::InvariantCulture
 $benchStart = [Diagnostics.Stopwatch]::StartNew()
 $RepoRoot = Split-Path -Parent $PSScriptRoot
+Import-Module (Join-Path $PSScriptRoot 'BenchTools.psm1')
 
 # ---------------------------------------------------------------------------------------------
 # Parameters
 # ---------------------------------------------------------------------------------------------
-if (-not $ModulePath) {
-    $ModulePath = if ($env:JOBLIBPS_MODULE) { $env:JOBLIBPS_MODULE } else { Join-Path $RepoRoot 'out/JoblibPS/JoblibPS.psd1' }
-}
+$ModulePath = Get-BenchModulePath $ModulePath
 if (-not $OutFile) { $OutFile = Join-Path $RepoRoot 'bench/results.md' }
 if ($Quick -and -not $PSBoundParameters.ContainsKey('Repeat')) { $Repeat = 1 }   # smoke run: one timed round unless asked
 if ($Repeat -lt 1) { throw "-Repeat must be at least 1 (got $Repeat)." }
 
-function Split-ListParameter([string[]]$Value) {
-    # Accepts @('a','b'), 'a,b' (what pwsh -File passes) and @() / ''.
-    @($Value | ForEach-Object { "$_" -split ',' } | ForEach-Object { $_.Trim() } | Where-Object { $_ })
-}
-
 $knownWorkloads = 'W1', 'W2', 'W2S', 'W3', 'W5'
-$Workload = @(Split-ListParameter $Workload)
+$Workload = @(Split-BenchList $Workload)
 # Auto: -BatchSize auto against fixed sizes per backend (bench/Auto-Batching.ps1), appended to the report.
 $runAuto = 'Auto' -in $Workload
 $Workload = @($Workload | Where-Object { $_ -ne 'Auto' })
@@ -124,12 +118,6 @@ function Format-Cell([string]$s) {
     if ($s.Length -gt 220) { $s = $s.Substring(0, 217) + '...' }
     $s
 }
-function Get-Median([double[]]$v) {
-    if ($null -eq $v -or $v.Count -eq 0) { return $null }
-    $s = [double[]]$v.Clone(); [Array]::Sort($s)
-    $m = [int][math]::Floor($s.Count / 2)
-    if ($s.Count % 2) { $s[$m] } else { ($s[$m - 1] + $s[$m]) / 2 }
-}
 
 # ---------------------------------------------------------------------------------------------
 # Module, backends, contenders
@@ -147,7 +135,7 @@ try {
 }
 
 if ($PSBoundParameters.ContainsKey('Backend')) {
-    $Backend = @(Split-ListParameter $Backend)
+    $Backend = @(Split-BenchList $Backend)
 } else {
     $Backend = @('sequential', 'threading')
     if (-not $moduleError -and (Get-Command Get-JoblibBackend -ErrorAction Ignore)) {
@@ -345,7 +333,7 @@ try {
 'BENCHJSON ' + ($r | ConvertTo-Json -Compress)
 '@
 $childPath = $null
-$pwshExe = Join-Path $PSHOME $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' })
+$pwshExe = Get-BenchPwshPath
 if (-not (Test-Path -LiteralPath $pwshExe) -and $env:JOBLIBPS_PWSH) { $pwshExe = $env:JOBLIBPS_PWSH }
 
 function Invoke-W5Run {
@@ -416,8 +404,7 @@ try {
         $osName += ", kernel $((Get-Content -Raw /proc/sys/kernel/osrelease).Trim()) $([System.Runtime.InteropServices.RuntimeInformation]::OSArchitecture)"
     }
 } catch { }
-function Get-LoadAverage { try { if (Test-Path /proc/loadavg) { ((Get-Content -Raw /proc/loadavg) -split ' ')[0..2] -join ' ' } } catch { } }
-$loadStart = Get-LoadAverage
+$loadStart = Get-BenchLoadAverage -Fields 3
 $gitCommit = $null
 try { $gitCommit = (& git -C $RepoRoot rev-parse --short HEAD 2>$null); if ($LASTEXITCODE) { $gitCommit = $null } } catch { }
 
@@ -506,13 +493,13 @@ $anomalies = [System.Collections.Generic.List[string]]::new()
 foreach ($rec in $records.Values) {
     $ok = @($rec.Runs | Where-Object { -not $_.Error })
     $rec | Add-Member -NotePropertyName OkRuns -NotePropertyValue $ok
-    $rec | Add-Member -NotePropertyName Median -NotePropertyValue $(if ($ok.Count) { Get-Median ([double[]]@($ok | ForEach-Object Seconds)) } else { $null })
+    $rec | Add-Member -NotePropertyName Median -NotePropertyValue $(if ($ok.Count) { Get-BenchMedian ([double[]]@($ok | ForEach-Object Seconds)) -Even Mean } else { $null })
     $firsts = @($ok | Where-Object { $null -ne $_.First } | ForEach-Object First)
-    $rec | Add-Member -NotePropertyName MedianFirst -NotePropertyValue $(if ($firsts.Count) { Get-Median ([double[]]$firsts) } else { $null })
+    $rec | Add-Member -NotePropertyName MedianFirst -NotePropertyValue $(if ($firsts.Count) { Get-BenchMedian ([double[]]$firsts) -Even Mean } else { $null })
     $peaks = @($ok | Where-Object { $null -ne $_.PSObject.Properties['Peak'] -and $null -ne $_.Peak } | ForEach-Object Peak)
-    $rec | Add-Member -NotePropertyName MedianPeak -NotePropertyValue $(if ($peaks.Count) { Get-Median ([double[]]$peaks) } else { $null })
+    $rec | Add-Member -NotePropertyName MedianPeak -NotePropertyValue $(if ($peaks.Count) { Get-BenchMedian ([double[]]$peaks) -Even Mean } else { $null })
     $befores = @($ok | Where-Object { $null -ne $_.PSObject.Properties['PeakBefore'] -and $null -ne $_.PeakBefore } | ForEach-Object PeakBefore)
-    $rec | Add-Member -NotePropertyName MedianPeakBefore -NotePropertyValue $(if ($befores.Count) { Get-Median ([double[]]$befores) } else { $null })
+    $rec | Add-Member -NotePropertyName MedianPeakBefore -NotePropertyValue $(if ($befores.Count) { Get-BenchMedian ([double[]]$befores) -Even Mean } else { $null })
     $errs = @($rec.Runs | Where-Object { $_.Error } | ForEach-Object Error)
     $errorText = if ($rec.WarmupError) { $rec.WarmupError } elseif ($errs.Count) { $errs[0] } else { $null }
     $rec | Add-Member -NotePropertyName ErrorText -NotePropertyValue $errorText
@@ -569,7 +556,7 @@ foreach ($rec in $records.Values) {
     }
     if ($rec.Wl -in 'W2', 'W2S') {
         $g = @($rec.OkRuns | Where-Object { $null -ne $_.Gen0 } | ForEach-Object Gen0)
-        if ($g.Count) { $extra.Add("gen0 GCs in this process $(Format-Int (Get-Median ([double[]]$g)))") }
+        if ($g.Count) { $extra.Add("gen0 GCs in this process $(Format-Int (Get-BenchMedian ([double[]]$g) -Even Mean))") }
     }
     if ($rec.WarmupOnly) { $extra.Add("**cold**: only the untimed warm-up was measured (it used the whole $([string]::Format($inv, '{0:0}', $BudgetSeconds)) s budget)") }
     if ($rec.OverBudget) { $extra.Add("$($rec.Runs.Count) of $Repeat timed rounds (over the $([string]::Format($inv, '{0:0}', $BudgetSeconds)) s budget)") }
@@ -652,7 +639,7 @@ $md.Add('## Machine')
 $md.Add('')
 $md.Add("- CPU: $machineCpu")
 $md.Add("- Cores: $cpuCount (logical processors seen by .NET)")
-$loadEnd = Get-LoadAverage
+$loadEnd = Get-BenchLoadAverage -Fields 3
 if ($loadStart) { $md.Add("- Load average (1/5/15 min): $loadStart at the start, $loadEnd at the end (other work on the machine makes timings noisy)") }
 $md.Add("- OS: $osName")
 $md.Add("- PowerShell: $($PSVersionTable.PSVersion) on $([System.Runtime.InteropServices.RuntimeInformation]::FrameworkDescription), $gcMode GC$(if ($gcEnv) { " ($($gcEnv -join ', '))" })")

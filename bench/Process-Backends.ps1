@@ -37,20 +37,9 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
-$root = Split-Path -Parent $PSScriptRoot
-if (-not $ModulePath) {
-    $ModulePath = @($env:JOBLIBPS_MODULE, (Join-Path $root 'out/JoblibPS/JoblibPS.psd1'), (Join-Path $root 'src/JoblibPS/bin/Release/netstandard2.0/JoblibPS.dll')) |
-        Where-Object { $_ -and (Test-Path -LiteralPath $_) } | Select-Object -First 1
-}
-if (-not $ModulePath) { throw 'No JoblibPS to import: build it (dotnet pwsh ./build.ps1) or pass -ModulePath.' }
-Import-Module $ModulePath
-$pwsh = Join-Path $PSHOME $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' })
-
-function Measure-Median {
-    param([double[]] $Values)
-    $sorted = $Values | Sort-Object
-    $sorted[[int][Math]::Floor(($sorted.Count - 1) / 2)]
-}
+Import-Module (Join-Path $PSScriptRoot 'BenchTools.psm1')
+Import-Module (Get-BenchModulePath $ModulePath -AnyBuild)
+$pwsh = Get-BenchPwshPath
 
 function Measure-Seconds {
     param([scriptblock] $Block)
@@ -66,7 +55,7 @@ $expected = 98000007000000
 $noGc = @{ Environment = @{ DOTNET_GCgen0size = $null } }
 
 Write-Host "Process backends benchmark: $([Environment]::ProcessorCount) CPUs, pwsh $($PSVersionTable.PSVersion), $Repeat rounds, medians."
-Write-Host "Load average at start: $(if (Test-Path /proc/loadavg) { (Get-Content /proc/loadavg) -replace '^((\S+ ){3}).*', '$1' } else { 'n/a' })"
+Write-Host "Load average at start: $((Get-BenchLoadAverage -Fields 3) ?? 'n/a')"
 
 # --- W2 -----------------------------------------------------------------------------------------------
 # Warm-up: start the pool, and JIT the loop in this process.
@@ -85,9 +74,9 @@ Use-JoblibConfig -Backend loky -NJobs 2 -BackendArgument $noGc {
         $noGcTimes += Measure-Seconds { $null = $w2Items | Invoke-JoblibParallel { & { $s = 0; foreach ($i in 1..14000000) { $s += $i }; $s } } }
     }
 }
-$seq = Measure-Median $sequential
-$lok = Measure-Median $lokyTimes
-$lokNoGc = Measure-Median $noGcTimes
+$seq = Get-BenchMedian $sequential
+$lok = Get-BenchMedian $lokyTimes
+$lokNoGc = Get-BenchMedian $noGcTimes
 # A one-item call gives the GC effect in a single worker, free of the 2-core contention. Not interleaved:
 # each settings change replaces loky's pool (a cold start), so each side runs its rounds on its own warm pool.
 $oneNoGc = @(Use-JoblibConfig -Backend loky -NJobs 2 -BackendArgument $noGc {
@@ -103,8 +92,8 @@ foreach ($round in 1..$Repeat) {
     $sleepTimes += Measure-Seconds { 1..2 | Invoke-JoblibParallel -Backend loky -NJobs 2 -BatchSize 1 { Start-Sleep -Milliseconds 200 } }
     $emptyTimes += Measure-Seconds { 1..8 | Invoke-JoblibParallel -Backend loky -NJobs 2 { $_ } }
 }
-$sleepOverhead = (Measure-Median $sleepTimes) - 0.2
-$empty = Measure-Median $emptyTimes
+$sleepOverhead = (Get-BenchMedian $sleepTimes) - 0.2
+$empty = Get-BenchMedian $emptyTimes
 
 # --- Cold multiprocessing -----------------------------------------------------------------------------
 $startTimes = @(); $coldTimes = @()
@@ -112,8 +101,8 @@ foreach ($round in 1..$Repeat) {
     $startTimes += Measure-Seconds { & $pwsh -NoProfile -NonInteractive -Command exit }
     $coldTimes += Measure-Seconds { 1..2 | Invoke-JoblibParallel -Backend multiprocessing -NJobs 2 -BatchSize 1 { $_ } }
 }
-$start = Measure-Median $startTimes
-$cold = Measure-Median $coldTimes
+$start = Get-BenchMedian $startTimes
+$cold = Get-BenchMedian $coldTimes
 
 function Format-Row {
     param([string] $Figure, [string] $Value, [string] $Target, [bool] $Met)
@@ -122,13 +111,13 @@ function Format-Row {
 $rows = @(
     Format-Row 'W2 speedup, warm loky vs sequential ForEach-Object' ('{0:0.00}x ({1:0.00} s vs {2:0.00} s)' -f ($seq / $lok), $seq, $lok) '>= 1.9x' (($seq / $lok) -ge 1.9)
     Format-Row 'W2 speedup, warm loky without DOTNET_GCgen0size' ('{0:0.00}x ({1:0.00} s)' -f ($seq / $lokNoGc), $lokNoGc) '(for comparison)' $true
-    Format-Row 'one W2 item in a worker: GC budget effect' ('{0:0.00}x ({1:0.00} s without, {2:0.00} s with)' -f ((Measure-Median $oneNoGc) / (Measure-Median $oneGc)), (Measure-Median $oneNoGc), (Measure-Median $oneGc)) '(for comparison)' $true
+    Format-Row 'one W2 item in a worker: GC budget effect' ('{0:0.00}x ({1:0.00} s without, {2:0.00} s with)' -f ((Get-BenchMedian $oneNoGc) / (Get-BenchMedian $oneGc)), (Get-BenchMedian $oneNoGc), (Get-BenchMedian $oneGc)) '(for comparison)' $true
     Format-Row 'warm second call: overhead beyond 200 ms of work' ('{0:0} ms' -f ($sleepOverhead * 1000)) '<= 50 ms' ($sleepOverhead -le 0.05)
     Format-Row 'warm second call of 8 trivial items' ('{0:0} ms' -f ($empty * 1000)) '<= 50 ms' ($empty -le 0.05)
     Format-Row 'cold multiprocessing call (2 workers) / one pwsh start-up' ('{0:0.00}x ({1:0.00} s vs {2:0.00} s)' -f ($cold / $start), $cold, $start) '<= 1.5x' (($cold / $start) -le 1.5)
 )
 $rows | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
-Write-Host "Load average at end: $(if (Test-Path /proc/loadavg) { (Get-Content /proc/loadavg) -replace '^((\S+ ){3}).*', '$1' } else { 'n/a' })"
+Write-Host "Load average at end: $((Get-BenchLoadAverage -Fields 3) ?? 'n/a')"
 Write-Host ("Raw seconds: sequential {0}; loky {1}; loky without GC budget {2}; sleep call {3}; trivial call {4}; pwsh start {5}; cold multiprocessing {6}" -f
     ($sequential -join '/'), ($lokyTimes -join '/'), ($noGcTimes -join '/'), ($sleepTimes -join '/'), ($emptyTimes -join '/'), ($startTimes -join '/'), ($coldTimes -join '/'))
 [JoblibPS.Backends.Process.ProcessPools]::ShutdownAll()

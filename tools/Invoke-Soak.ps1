@@ -71,17 +71,7 @@ try {
     & $expect (Measure-JoblibFault -Name 'loky: [Environment]::Exit in item 4 of 6' -Fault { 1..6 | Invoke-JoblibParallel { if ($_ -eq 4) { [Environment]::Exit(7) }; $_ } -Backend loky -NJobs 2 -BatchSize 6 } -Next $next) JoblibWorkerCrashed 4 '1,2,3' 5
     & $expect (Measure-JoblibFault -Name 'loky: kill -9 $PID in item 2 of 3' -Fault { 1..3 | Invoke-JoblibParallel { if ($_ -eq 2) { & /bin/kill -9 $PID; Start-Sleep 10 }; $_ } -Backend loky -NJobs 2 -BatchSize 3 } -Next $next) JoblibWorkerCrashed 2 '1' 5
     $flag = Join-Path ([IO.Path]::GetTempPath()) "joblibps-soak-$PID.pid"
-    Remove-Item $flag -ErrorAction Ignore
-    $watcher = [powershell]::Create().AddScript({
-            param($flag)
-            $deadline = [DateTime]::UtcNow.AddSeconds(60)
-            while (-not (Test-Path $flag) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
-            Start-Sleep -Milliseconds 100
-            Stop-Process -Id ([int](Get-Content $flag)) -Force
-        }).AddArgument($flag)
-    $async = $watcher.BeginInvoke()
-    try { $r = Measure-JoblibFault -Name 'loky: Stop-Process on the worker from outside, at item 5 of 10' -Fault { 1..10 | Invoke-JoblibParallel { if ($_ -eq 5) { Set-Content -Path $using:flag -Value $PID; Start-Sleep 30 }; Start-Sleep -Milliseconds 80; $_ } -Backend loky -NJobs 2 -BatchSize 10 } -Next $next }
-    finally { $null = $watcher.EndInvoke($async); $watcher.Dispose(); Remove-Item $flag -ErrorAction Ignore }
+    $r = Invoke-JoblibWithProcessStopped -PidFile $flag -ScriptBlock { Measure-JoblibFault -Name 'loky: Stop-Process on the worker from outside, at item 5 of 10' -Fault { 1..10 | Invoke-JoblibParallel { if ($_ -eq 5) { Set-Content -Path $using:flag -Value $PID; Start-Sleep 30 }; Start-Sleep -Milliseconds 80; $_ } -Backend loky -NJobs 2 -BatchSize 10 } -Next $next }
     & $expect $r JoblibWorkerCrashed 5 '1,2,3,4' 5
     & $expect (Measure-JoblibFault -Name 'loky: [Environment]::Exit at item 150 of 200 (auto batching)' -Fault { 1..200 | Invoke-JoblibParallel { if ($_ -eq 150) { [Environment]::Exit(3) }; $_ } -Backend loky -NJobs 2 } -Next $next) JoblibWorkerCrashed 150 ((1..149) -join ',') 10
     & $expect (Measure-JoblibFault -Name 'threading: exit in item 3' -Fault { 1..4 | Invoke-JoblibParallel { if ($_ -eq 3) { exit 5 }; $_ } -Backend threading -NJobs 2 } -Next $nextThreading) JoblibTaskExited 3 '1,2' 3

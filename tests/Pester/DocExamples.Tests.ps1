@@ -72,13 +72,10 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     $repoRoot = (Resolve-Path -LiteralPath (Join-Path $PSScriptRoot '../..')).Path
-    $modulePath = if ($env:JOBLIBPS_MODULE) { $env:JOBLIBPS_MODULE } else { Join-Path $repoRoot 'out/JoblibPS/JoblibPS.psd1' }
-    if (-not (Test-Path -LiteralPath $modulePath)) {
-        throw "No built module at $modulePath. Run 'dotnet pwsh ./build.ps1 -Task Build' first, or set JOBLIBPS_MODULE."
-    }
-    # The real executable, not the dotnet tool shim (which would start pwsh as a grandchild).
-    $pwsh = if ($env:JOBLIBPS_PWSH) { $env:JOBLIBPS_PWSH } else { Join-Path $PSHOME $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' }) }
+    $modulePath = Get-JoblibBuiltModulePath
+    $pwsh = Get-JoblibTestPwshPath
 
     # Runs in the child: imports the module, then the example. Success output is formatted wide (no truncated
     # columns) between markers; anything the example throws, or a non-terminating error it writes (the

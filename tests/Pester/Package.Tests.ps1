@@ -4,12 +4,10 @@
 # and runs a call. Nothing lands in the real user's module path or repository list.
 
 BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     $repoRoot = (Resolve-Path -LiteralPath (Join-Path $PSScriptRoot '../..')).Path
-    $modulePath = if ($env:JOBLIBPS_MODULE) { $env:JOBLIBPS_MODULE } else { Join-Path $repoRoot 'out/JoblibPS/JoblibPS.psd1' }
-    if (-not (Test-Path -LiteralPath $modulePath)) {
-        throw "No built module at $modulePath. Run 'dotnet pwsh ./build.ps1 -Task Build' first, or set JOBLIBPS_MODULE."
-    }
-    $pwsh = if ($env:JOBLIBPS_PWSH) { $env:JOBLIBPS_PWSH } else { Join-Path $PSHOME $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' }) }
+    $modulePath = Get-JoblibBuiltModulePath
+    $pwsh = Get-JoblibTestPwshPath
 
     $packageFolder = Join-Path $TestDrive 'repo'
     $package = & (Join-Path $repoRoot 'tools/New-ModulePackage.ps1') -ModulePath (Split-Path -Parent $modulePath) -DestinationPath $packageFolder

@@ -57,21 +57,12 @@ Describe 'Fault matrix' {
 
     It 'a loky worker stopped from outside (Stop-Process) mid-batch: every item that finished is written once, in order' {
         $flag = Join-Path $TestDrive 'worker.pid'
-        # The caller's side stops the worker once item 5 wrote its pid: a runspace of this process waits for the file.
-        $watcher = [powershell]::Create().AddScript({
-                param($flag)
-                $deadline = [DateTime]::UtcNow.AddSeconds(60)
-                while (-not (Test-Path $flag) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
-                Start-Sleep -Milliseconds 100
-                Stop-Process -Id ([int](Get-Content $flag)) -Force
-            }).AddArgument($flag)
-        $async = $watcher.BeginInvoke()
-        try {
-            $r = Measure-JoblibFault -Name stop-process-outside -Fault {
+        # The caller's side stops the worker once item 5 wrote its pid.
+        $r = Invoke-JoblibWithProcessStopped -PidFile $flag -ScriptBlock {
+            Measure-JoblibFault -Name stop-process-outside -Fault {
                 1..10 | Invoke-JoblibParallel { if ($_ -eq 5) { Set-Content -Path $using:flag -Value $PID; Start-Sleep 30 }; Start-Sleep -Milliseconds 80; $_ } -Backend loky -NJobs 2 -BatchSize 10
             } -Next $next
         }
-        finally { $null = $watcher.EndInvoke($async); $watcher.Dispose() }
         $r.ErrorId | Should -Be 'JoblibWorkerCrashed'
         $r.Target | Should -Be 5
         $r.Output | Should -Be @(1, 2, 3, 4)

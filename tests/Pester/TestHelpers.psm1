@@ -37,6 +37,34 @@ function Get-JoblibTestModulePath {
 
 <#
 .SYNOPSIS
+The path of the built module's manifest (out/JoblibPS/JoblibPS.psd1, laid out by build.ps1 -Task Build), for tests
+that need the whole module folder (its manifest and help) rather than the dll: a package, a fresh pwsh.
+.DESCRIPTION
+$env:JOBLIBPS_MODULE when set, else out/JoblibPS/JoblibPS.psd1 of this clone. Throws, saying how to build, when
+there is nothing at that path.
+#>
+function Get-JoblibBuiltModulePath {
+    $path = if ($env:JOBLIBPS_MODULE) { $env:JOBLIBPS_MODULE } else { Join-Path $script:RepoRoot 'out/JoblibPS/JoblibPS.psd1' }
+    if (-not (Test-Path -LiteralPath $path)) {
+        throw "No built module at $path. Run 'dotnet pwsh ./build.ps1 -Task Build' first, or set JOBLIBPS_MODULE."
+    }
+    $path
+}
+
+<#
+.SYNOPSIS
+The pwsh executable to start child processes with: $env:JOBLIBPS_PWSH when set, else the one in $PSHOME.
+.DESCRIPTION
+The real executable, not the dotnet tool shim, which would start pwsh as a grandchild (a process id held for the
+child would then be the wrong one).
+#>
+function Get-JoblibTestPwshPath {
+    if ($env:JOBLIBPS_PWSH) { return $env:JOBLIBPS_PWSH }
+    Join-Path $PSHOME $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' })
+}
+
+<#
+.SYNOPSIS
 Imports the JoblibPS module under test into the global scope and returns its path.
 .DESCRIPTION
 Global, so the test scripts (which import this helper module) see Invoke-JoblibParallel. An already imported
@@ -160,5 +188,5 @@ function Get-VerboseMessage {
     }
 }
 
-Export-ModuleMember -Function Get-JoblibTestModulePath, Import-JoblibTestModule, Get-JoblibLeakSnapshot, Assert-NoJoblibLeak,
+Export-ModuleMember -Function Get-JoblibTestModulePath, Get-JoblibBuiltModulePath, Get-JoblibTestPwshPath, Import-JoblibTestModule, Get-JoblibLeakSnapshot, Assert-NoJoblibLeak,
     Invoke-JoblibLeakWorkload, Assert-JoblibWorkloadStable, Get-JoblibExpectedNJobs, Get-VerboseMessage

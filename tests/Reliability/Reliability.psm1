@@ -220,6 +220,32 @@ function Measure-JoblibCtrlC {
     finally { $ps.Dispose() }
 }
 
+<#
+.SYNOPSIS
+Runs $ScriptBlock while a watcher stops a process from outside: once $PidFile appears, the watcher waits 100 ms and
+ends the process whose id the file holds with Stop-Process -Force, as a user killing a worker would. Returns what
+$ScriptBlock returns.
+.DESCRIPTION
+The watcher is a runspace of this process, started before $ScriptBlock and waited for (and disposed) after it,
+whatever way $ScriptBlock ends; it gives up after 60 s without a pid file. The pid file is removed before the
+watcher starts (a stale one would stop a process at once) and after it ended. $ScriptBlock runs in the caller's
+scope, so a worker can name the file with $using:.
+#>
+function Invoke-JoblibWithProcessStopped {
+    param([Parameter(Mandatory)] [string] $PidFile, [Parameter(Mandatory)] [scriptblock] $ScriptBlock)
+    Remove-Item -LiteralPath $PidFile -ErrorAction Ignore
+    $watcher = [powershell]::Create().AddScript({
+            param($flag)
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (-not (Test-Path $flag) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
+            Start-Sleep -Milliseconds 100
+            Stop-Process -Id ([int](Get-Content $flag)) -Force
+        }).AddArgument($PidFile)
+    $async = $watcher.BeginInvoke()
+    try { & $ScriptBlock }
+    finally { $null = $watcher.EndInvoke($async); $watcher.Dispose(); Remove-Item -LiteralPath $PidFile -ErrorAction Ignore }
+}
+
 # ---- bad inputs --------------------------------------------------------------------------------------------------
 
 <#
@@ -286,4 +312,4 @@ function Get-JoblibBadInput {
     )
 }
 
-Export-ModuleMember -Function Get-JoblibResourceSnapshot, Compare-JoblibResourceSnapshot, Get-JoblibSoakScenarioName, Invoke-JoblibSoakCall, Invoke-JoblibSoak, Measure-JoblibFault, Measure-JoblibCtrlC, Get-JoblibBadInput
+Export-ModuleMember -Function Get-JoblibResourceSnapshot, Compare-JoblibResourceSnapshot, Get-JoblibSoakScenarioName, Invoke-JoblibSoakCall, Invoke-JoblibSoak, Measure-JoblibFault, Measure-JoblibCtrlC, Invoke-JoblibWithProcessStopped, Get-JoblibBadInput

@@ -19,9 +19,7 @@ namespace JoblibPS.Commands
     {
         private ParallelRun _run;
         private long _itemCount;
-        private RunRequest _jobRequest;
-        private ResolvedSettings _jobSettings;
-        private System.Collections.Generic.List<object> _jobItems;
+        private PendingJob _job;
 
         /// <summary>The script block run for each item.</summary>
         [Parameter(Mandatory = true, Position = 0)]
@@ -109,9 +107,9 @@ namespace JoblibPS.Commands
                 Script = WorkerScript.From(ScriptBlock),
                 ArgumentList = ArgumentList ?? Array.Empty<object>(),
                 WorkingDirectory = SessionState.Path.CurrentFileSystemLocation?.ProviderPath,
-                Preferences = CallerPreferences(),
+                Preferences = CallerPreferences.Capture(this),
                 Ordered = !Unordered.IsPresent,
-                ForwardProgress = ShowsProgress(),
+                ForwardProgress = CallerPreferences.ShowsProgress(this),
                 InJob = AsJob.IsPresent,
                 BatchSizeText = BatchSize,
                 PreDispatch = PreDispatch,
@@ -182,10 +180,7 @@ namespace JoblibPS.Commands
 
             if (AsJob.IsPresent)
             {
-                // The job starts once all input is in (as ForEach-Object -Parallel -AsJob does).
-                _jobRequest = request;
-                _jobSettings = settings;
-                _jobItems = new System.Collections.Generic.List<object>();
+                _job = new PendingJob(request, settings);
                 string warning = request.Script.ProcessExitWarning(settings.Backend);
                 if (warning != null) CallerStreams.WriteWarning(this, warning);
                 return;
@@ -207,7 +202,7 @@ namespace JoblibPS.Commands
             Guard(() =>
             {
                 ScriptBlockValues.CheckItem(InputObject, _itemCount);
-                if (_jobItems != null) _jobItems.Add(InputObject);
+                if (_job != null) _job.Add(InputObject);
                 else _run.Add(InputObject);
             });
         }
@@ -215,14 +210,9 @@ namespace JoblibPS.Commands
         /// <summary>Waits for the rest of the work and writes it.</summary>
         protected override void EndProcessing()
         {
-            if (_jobItems != null)
+            if (_job != null)
             {
-                var job = new JoblibJob(ScriptBlock.ToString(), _jobItems.Count, _jobSettings.Backend.ToString());
-                var run = new JobRun(job, _jobRequest, _jobSettings, _jobItems);
-                _jobSettings = null;
-                JobRepository.Add(job);
-                job.StartJob();
-                WriteObject(job);
+                WriteObject(_job.Start(ScriptBlock.ToString(), JobRepository));
                 return;
             }
             Guard(() => _run.Finish());
@@ -239,12 +229,8 @@ namespace JoblibPS.Commands
         {
             _run?.Dispose();
             _run = null;
-            // A job that never started (an error or Ctrl+C while input came in): release the backend made for it.
-            if (_jobSettings != null && _jobSettings.CallOwnsBackend)
-            {
-                try { _jobSettings.Backend.Terminate(); } catch (Exception) { }
-            }
-            _jobSettings = null;
+            // A job that never started (an error or Ctrl+C while input came in) releases the backend made for it.
+            _job?.Dispose();
         }
 
         void IPipelineWriter.WriteOutput(object value) => WriteObject(value);
@@ -287,54 +273,11 @@ namespace JoblibPS.Commands
             }
         }
 
-        /// <summary>True unless -ProgressAction or $ProgressPreference silences progress (SilentlyContinue or Ignore).</summary>
-        private bool ShowsProgress()
-        {
-            object value = MyInvocation.BoundParameters.TryGetValue("ProgressAction", out object given) ? given : SessionState.PSVariable.GetValue("ProgressPreference");
-            string text = (value is PSObject pso ? pso.BaseObject : value)?.ToString() ?? "Continue";
-            return !text.Equals("SilentlyContinue", StringComparison.OrdinalIgnoreCase) && !text.Equals("Ignore", StringComparison.OrdinalIgnoreCase);
-        }
-
         private bool Bound(string name) => MyInvocation.BoundParameters.ContainsKey(name);
 
         private void Fail(string errorId, string message, object target)
         {
             ThrowTerminatingError(ErrorRecords.Argument(errorId, message, target));
-        }
-
-        /// <summary>
-        /// The caller's effective preference for each stream, as the worker should use it: a common parameter
-        /// given to this call wins over the caller's preference variable. Inquire becomes Continue (a worker
-        /// cannot ask); the record then reaches the caller, whose own preference applies when it is written (there,
-        /// too, Inquire acts as Continue: see <see cref="CallerStreams"/>).
-        /// The order is <see cref="WorkerDriver.PreferenceNames"/>: error, warning, verbose, debug, information, then
-        /// $WhatIfPreference (a boolean: a dry run stays a dry run in the workers), $ConfirmPreference, and
-        /// $ProgressPreference (Continue when the caller shows progress, so the blocks' records are made and forwarded).
-        /// </summary>
-        private object[] CallerPreferences()
-        {
-            string[] names = WorkerDriver.PreferenceNames;
-            string[] common = { "ErrorAction", "WarningAction", null, null, "InformationAction" };
-            var values = new object[names.Length];
-            values[5] = LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
-            values[7] = ShowsProgress() ? "Continue" : "SilentlyContinue";
-            values[6] = (SessionState.PSVariable.GetValue("ConfirmPreference") is object confirm ? (confirm is PSObject wrapped ? wrapped.BaseObject : confirm) : null)?.ToString() ?? "High";
-            for (int i = 0; i < common.Length; i++)
-            {
-                object value = null;
-                if (common[i] != null && MyInvocation.BoundParameters.TryGetValue(common[i], out object given)) value = given;
-                else if (names[i] == "VerbosePreference" && MyInvocation.BoundParameters.TryGetValue("Verbose", out object verbose)) value = ((SwitchParameter)verbose).IsPresent ? ActionPreference.Continue : ActionPreference.SilentlyContinue;
-                else if (names[i] == "DebugPreference" && MyInvocation.BoundParameters.TryGetValue("Debug", out object debug)) value = ((SwitchParameter)debug).IsPresent ? ActionPreference.Continue : ActionPreference.SilentlyContinue;
-                else value = SessionState.PSVariable.GetValue(names[i]);
-                string text = (value is PSObject pso ? pso.BaseObject : value)?.ToString() ?? "Continue";
-                if (text.Equals("Inquire", StringComparison.OrdinalIgnoreCase) || text.Equals("Suspend", StringComparison.OrdinalIgnoreCase)) text = "Continue";
-                // Silenced errors, warnings and information still belong in -ErrorVariable, -WarningVariable,
-                // -InformationVariable and $Error: the worker sends them, and the caller's own preference drops them
-                // from view when the cmdlet writes them. Verbose and debug have no variables: silence saves the work.
-                if (i != 2 && i != 3 && text.Equals("SilentlyContinue", StringComparison.OrdinalIgnoreCase)) text = "Continue";
-                values[i] = text;
-            }
-            return values;
         }
     }
 }

@@ -38,6 +38,9 @@ namespace JoblibPS.Dispatch
         /// <summary>The effective number of jobs, once started.</summary>
         public int NJobs { get; private set; }
 
+        /// <summary>The call's key in <see cref="ItemCostMemory"/> (the final backend's type and the block), set by <see cref="Start"/>.</summary>
+        public ItemCostMemory.Key CostKey { get; private set; }
+
         /// <summary>True between a successful <see cref="Start"/> and <see cref="End"/>.</summary>
         public bool Started => _started;
 
@@ -72,7 +75,8 @@ namespace JoblibPS.Dispatch
             {
                 throw new TerminatingErrorException(ErrorRecords.BackendContract(Backend, $"Configure returned {NJobs} jobs; it must return at least 1"));
             }
-            Backend.ResetBatchSizer(ItemCostMemory.Recall(Backend, scriptText));
+            CostKey = ItemCostMemory.KeyFor(Backend, scriptText);
+            Backend.ResetBatchSizer(ItemCostMemory.Recall(CostKey));
             Call(() => Backend.StartCall(), "StartCall threw an exception");
             _started = true;
         }

@@ -17,27 +17,41 @@ namespace JoblibPS.Dispatch
 
         private static readonly ConcurrentDictionary<string, double> SecondsPerItem = new ConcurrentDictionary<string, double>(StringComparer.Ordinal);
 
-        /// <summary>The remembered cost of one item, in seconds, or null.</summary>
-        public static double? Recall(ParallelBackendBase backend, string scriptText)
+        /// <summary>
+        /// The key of <paramref name="backend"/>'s type and <paramref name="scriptText"/>: a string as long as the script,
+        /// so a call makes it once, after its backend is final (a fallback changes the backend), and keeps it.
+        /// </summary>
+        public static Key KeyFor(ParallelBackendBase backend, string scriptText)
         {
-            return SecondsPerItem.TryGetValue(Key(backend, scriptText), out double seconds) ? seconds : (double?)null;
+            return new Key(backend.GetType().FullName + "\n" + scriptText);
         }
 
-        /// <summary>Records a completed batch: the cost per item, smoothed over batches (0.8 old + 0.2 new, as the batch sizer smooths).</summary>
-        public static void Record(ParallelBackendBase backend, string scriptText, int items, TimeSpan duration)
+        /// <summary>The remembered cost of one item, in seconds, or null (also for a default key).</summary>
+        public static double? Recall(Key key)
         {
-            if (items < 1 || duration <= TimeSpan.Zero) return;
+            if (key.Text == null) return null;
+            return SecondsPerItem.TryGetValue(key.Text, out double seconds) ? seconds : (double?)null;
+        }
+
+        /// <summary>Records a completed batch: the cost per item, smoothed over batches (0.8 old + 0.2 new, as the batch sizer smooths). A default key records nothing.</summary>
+        public static void Record(Key key, int items, TimeSpan duration)
+        {
+            if (key.Text == null || items < 1 || duration <= TimeSpan.Zero) return;
             if (SecondsPerItem.Count >= Capacity) SecondsPerItem.Clear();
             double perItem = duration.TotalSeconds / items;
-            SecondsPerItem.AddOrUpdate(Key(backend, scriptText), perItem, (_, old) => 0.8 * old + 0.2 * perItem);
+            SecondsPerItem.AddOrUpdate(key.Text, perItem, (_, old) => 0.8 * old + 0.2 * perItem);
         }
 
         /// <summary>Forgets everything (tests).</summary>
         internal static void Clear() => SecondsPerItem.Clear();
 
-        private static string Key(ParallelBackendBase backend, string scriptText)
+        /// <summary>A backend type and block text, made by <see cref="KeyFor"/> (a type of its own, so a bare script text cannot be passed where a key is meant).</summary>
+        public readonly struct Key
         {
-            return backend.GetType().FullName + "\n" + scriptText;
+            internal Key(string text) => Text = text;
+
+            /// <summary>The dictionary key; null for a default key.</summary>
+            internal string Text { get; }
         }
     }
 }

@@ -349,7 +349,7 @@ namespace JoblibPS.Dispatch
                 _completedItems += result.Outcome == BatchOutcome.Completed ? span.Count : 0;
                 _workerTime += result.Duration;
                 _session.Call(() => Backend.BatchCompleted(span.Count, result.Duration), "BatchCompleted threw an exception");
-                if (result.Outcome == BatchOutcome.Completed) ItemCostMemory.Record(Backend, _request.Script.Text, span.Count, result.Duration);
+                if (result.Outcome == BatchOutcome.Completed) ItemCostMemory.Record(_session.CostKey, span.Count, result.Duration);
                 _batchSizeStale = true;
                 span.Result = result;
                 span.WriteCount = result.Outcome == BatchOutcome.Completed ? span.Count : result.CompleteItems;

@@ -267,14 +267,48 @@ namespace JoblibPS.Tests.Dispatch
             ItemCostMemory.Clear();
             var threading = new JoblibPS.Backends.Threading.ThreadingBackend();
             var sequential = new JoblibPS.Backends.Sequential.SequentialBackend();
-            ItemCostMemory.Record(threading, "Start-Sleep -m 5", 10, S(0.05));
-            Assert.Equal(0.005, ItemCostMemory.Recall(threading, "Start-Sleep -m 5").Value, 6);
-            Assert.Null(ItemCostMemory.Recall(threading, "Start-Sleep -m 50"));
-            Assert.Null(ItemCostMemory.Recall(sequential, "Start-Sleep -m 5"));
+            ItemCostMemory.Key key = ItemCostMemory.KeyFor(threading, "Start-Sleep -m 5");
+            ItemCostMemory.Record(key, 10, S(0.05));
+            Assert.Equal(0.005, ItemCostMemory.Recall(key).Value, 6);
+            // The key is the backend's type, not the instance: a later call's new backend of that type finds it.
+            Assert.Equal(0.005, ItemCostMemory.Recall(ItemCostMemory.KeyFor(new JoblibPS.Backends.Threading.ThreadingBackend(), "Start-Sleep -m 5")).Value, 6);
+            Assert.Null(ItemCostMemory.Recall(ItemCostMemory.KeyFor(threading, "Start-Sleep -m 50")));
+            Assert.Null(ItemCostMemory.Recall(ItemCostMemory.KeyFor(sequential, "Start-Sleep -m 5")));
+            Assert.Null(ItemCostMemory.Recall(default(ItemCostMemory.Key)));
             // Later batches move the estimate a fifth of the way, as the batch sizer smooths.
-            ItemCostMemory.Record(threading, "Start-Sleep -m 5", 10, S(0.55));
-            Assert.Equal(0.8 * 0.005 + 0.2 * 0.055, ItemCostMemory.Recall(threading, "Start-Sleep -m 5").Value, 6);
+            ItemCostMemory.Record(key, 10, S(0.55));
+            Assert.Equal(0.8 * 0.005 + 0.2 * 0.055, ItemCostMemory.Recall(key).Value, 6);
             ItemCostMemory.Clear();
+        }
+
+        [Fact]
+        public void ACallThatFellBackRecallsAndRecordsCostsUnderTheBackendItRunsOn()
+        {
+            // The threading backend falls back to sequential for one job: the call's key is made after the fallback.
+            string block = "Start-Sleep -m 5 # " + Guid.NewGuid();
+            var threading = new JoblibPS.Backends.Threading.ThreadingBackend();
+            ItemCostMemory.Key sequentialKey = ItemCostMemory.KeyFor(new JoblibPS.Backends.Sequential.SequentialBackend(), block);
+            ItemCostMemory.Record(sequentialKey, 10, S(0.05));
+            ItemCostMemory.Record(ItemCostMemory.KeyFor(threading, block), 10, S(5));
+            var session = new BackendSession(new JoblibPS.Config.ResolvedSettings { Backend = threading, NJobs = 1 }, null);
+            session.Start(new ParallelCall(1, null, null, null, true, "auto", "2*n_jobs"), block);
+            try
+            {
+                Assert.IsType<JoblibPS.Backends.Sequential.SequentialBackend>(session.Backend);
+                // The sequential backend's sizer starts from the 5 ms remembered for it, not the 500 ms of threading.
+                var expected = new SequentialProbe().Sizer;
+                expected.StartFrom(0.005);
+                Assert.True(expected.ComputeBatchSize() > 1);
+                Assert.Equal(expected.ComputeBatchSize(), session.Backend.ComputeBatchSize());
+                // What the call records goes to the sequential backend's cost; threading's stays as it was.
+                ItemCostMemory.Record(session.CostKey, 10, S(0.55));
+                Assert.Equal(0.8 * 0.005 + 0.2 * 0.055, ItemCostMemory.Recall(sequentialKey).Value, 6);
+                Assert.Equal(0.5, ItemCostMemory.Recall(ItemCostMemory.KeyFor(threading, block)).Value, 6);
+            }
+            finally
+            {
+                session.End();
+            }
         }
 
         private sealed class ThreadingProbe : JoblibPS.Backends.Threading.ThreadingBackend
