@@ -1,4 +1,3 @@
-#Requires -Version 7.0
 <#
 .SYNOPSIS
     How close -BatchSize auto comes to the best fixed batch size, per backend and workload, in one run.
@@ -17,6 +16,7 @@
 .EXAMPLE
     dotnet pwsh ./bench/Auto-Batching.ps1 -Repeat 3
 #>
+#Requires -Version 7.0
 param(
     [string] $ModulePath,
     [int] $Repeat = 3,

@@ -1,4 +1,3 @@
-#Requires -Version 7.0
 <#
 .SYNOPSIS
     What a one-shot script pays before its first output: the time from a call to its first output, and to its end, on
@@ -16,6 +15,7 @@
 .EXAMPLE
     dotnet pwsh ./bench/Cold-Start.ps1 -BaselineModulePath ../old/out/JoblibPS/JoblibPS.psd1
 #>
+#Requires -Version 7.0
 param(
     [string] $ModulePath,
     [string] $BaselineModulePath,

@@ -1,4 +1,3 @@
-#Requires -Version 7.0
 <#
 .SYNOPSIS
     W1 (10,000 items of { $_ * 2 }, N = 2) for two builds of JoblibPS, interleaved, against sequential ForEach-Object.
@@ -10,6 +9,7 @@
 .EXAMPLE
     dotnet pwsh ./bench/Compare-W1.ps1 -Before ../old/out/JoblibPS/JoblibPS.psd1 -After ./out/JoblibPS/JoblibPS.psd1 -Rounds 5
 #>
+#Requires -Version 7.0
 param(
     [Parameter(Mandatory)] [string] $Before,
     [Parameter(Mandatory)] [string] $After,

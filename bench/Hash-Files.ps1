@@ -1,4 +1,3 @@
-#Requires -Version 7.0
 <#
 .SYNOPSIS
     Hashes files with ForEach-Object, ForEach-Object -Parallel and Invoke-JoblibParallel (threading, loky warm), in
@@ -13,6 +12,7 @@
 .EXAMPLE
     dotnet pwsh ./bench/Hash-Files.ps1 -Count 3000 -Repeat 3
 #>
+#Requires -Version 7.0
 param(
     [string] $ModulePath,
     [int] $Count = 3000,

@@ -1,4 +1,3 @@
-#Requires -Version 7.0
 <#
 .SYNOPSIS
     Benchmarks Invoke-JoblibParallel against ForEach-Object, ForEach-Object -Parallel and Start-ThreadJob.
@@ -14,6 +13,7 @@
       W2S  CPU-bound, no alloc 8 items of [Threading.Thread]::SpinWait(12000000), N=2 -> speedup
       W3   I/O-bound           200 items of Start-Sleep -Milliseconds 50, N = 20     -> wall/ideal, first output
       Auto auto-batching       -BatchSize auto against fixed sizes per backend: bench/Auto-Batching.ps1
+      Cold cold starts         time to first output of a cold loky pool and remote scope: bench/Cold-Start.ps1
       W5   scale               100,000 and 1,000,000 items of W1's block, each run in a fresh child
                                pwsh (sequential ForEach-Object and the threading backend only)
                                                                                      -> items/s, peak working set
@@ -32,7 +32,7 @@
     Timed rounds per contender and workload (the median is reported). Default 3 (1 with -Quick).
 
 .PARAMETER Workload
-    Any of W1, W2, W2S, W3, W5, Auto. Default: all. A single comma-separated string is accepted too
+    Any of W1, W2, W2S, W3, W5, Auto, Cold. Default: all. A single comma-separated string is accepted too
     (handy with pwsh -File).
 
 .PARAMETER Backend
@@ -60,11 +60,12 @@
 .EXAMPLE
     dotnet pwsh ./bench/Invoke-Benchmark.ps1 -Workload W1,W3 -Backend threading -Repeat 5 -OutFile /tmp/r.md
 #>
+#Requires -Version 7.0
 [CmdletBinding()]
 param(
     [string]$ModulePath,
     [int]$Repeat = 3,
-    [string[]]$Workload = @('W1', 'W2', 'W2S', 'W3', 'W5', 'Auto'),
+    [string[]]$Workload = @('W1', 'W2', 'W2S', 'W3', 'W5', 'Auto', 'Cold'),
     [string[]]$Backend,
     [switch]$Quick,
     [string]$OutFile,
@@ -89,9 +90,11 @@ $knownWorkloads = 'W1', 'W2', 'W2S', 'W3', 'W5'
 $Workload = @(Split-BenchList $Workload)
 # Auto: -BatchSize auto against fixed sizes per backend (bench/Auto-Batching.ps1), appended to the report.
 $runAuto = 'Auto' -in $Workload
-$Workload = @($Workload | Where-Object { $_ -ne 'Auto' })
+# Cold: time to first output of cold process and remote workers (bench/Cold-Start.ps1), appended to the report.
+$runCold = 'Cold' -in $Workload
+$Workload = @($Workload | Where-Object { $_ -notin 'Auto', 'Cold' })
 foreach ($w in $Workload) {
-    if ($w -notin $knownWorkloads) { throw "Unknown workload '$w'. Known: $($knownWorkloads -join ', ')." }
+    if ($w -notin $knownWorkloads) { throw "Unknown workload '$w'. Known: $(($knownWorkloads + 'Auto', 'Cold') -join ', ')." }
 }
 # Always run in the canonical order, whatever order they were given in.
 $Workload = @($knownWorkloads | Where-Object { $_ -in $Workload })
@@ -685,6 +688,13 @@ if ($runAuto) {
     $autoLines = @(& (Join-Path $PSScriptRoot 'Auto-Batching.ps1') -ModulePath $ModulePath -Repeat $Repeat | ForEach-Object { "$_" })
     $autoLines | Write-Host
     $md += @('', '## Auto-batching against fixed batch sizes', '', '```') + $autoLines + @('```')
+}
+if ($runCold) {
+    Write-Host ''
+    Write-Host '== Cold starts (bench/Cold-Start.ps1) =='
+    $coldLines = @(& (Join-Path $PSScriptRoot 'Cold-Start.ps1') -ModulePath $ModulePath -Repeat $Repeat | ForEach-Object { "$_" })
+    $coldLines | Write-Host
+    $md += @('', '## Cold starts', '', '```') + $coldLines + @('```')
 }
 
 $outDir = Split-Path -Parent $OutFile

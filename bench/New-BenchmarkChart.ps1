@@ -1,4 +1,3 @@
-#Requires -Version 7.0
 <#
 .SYNOPSIS
     Draws the summary of a benchmark report (bench/results.md) as an SVG bar chart (bench/results.svg).
@@ -26,6 +25,7 @@
 .EXAMPLE
     dotnet pwsh ./bench/New-BenchmarkChart.ps1
 #>
+#Requires -Version 7.0
 [CmdletBinding()]
 param(
     [string] $ResultsPath = (Join-Path $PSScriptRoot 'results.md'),

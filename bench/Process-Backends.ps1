@@ -1,4 +1,3 @@
-#Requires -Version 7.0
 <#
 .SYNOPSIS
     Measures the process backends (loky, multiprocessing) against the figures of issue 5.
@@ -29,6 +28,7 @@
 .EXAMPLE
     dotnet pwsh ./bench/Process-Backends.ps1
 #>
+#Requires -Version 7.0
 [CmdletBinding()]
 param(
     [string] $ModulePath,
