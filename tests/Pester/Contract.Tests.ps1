@@ -10,13 +10,18 @@ BeforeDiscovery {
     # caller's location.
     # ScriptMethods: a backend written without a class, examples/ThreadPoolBackend.ScriptMethods.ps1 (registered as
     # 'custom' by the example), so the adapter that calls script methods is held to the same contract.
+    # SameWorkersAs: the backend runs its batches on the workers of another backend in the list and differs only in
+    # how long its pool lives (multiprocessing: loky's workers, started afresh for each call, two pwsh per call
+    # here). Only the Contexts about a call's life (errors, timeouts, stopping, input) run on it; the others are
+    # skipped, as the other backend holds them on the same workers (and the xunit contract suite runs its rules on it too).
     # The list is shared with the xunit contract suite: tests/ContractBackends.json.
     $Backends = @(foreach ($entry in (Get-Content -LiteralPath (Join-Path $PSScriptRoot '../ContractBackends.json') -Raw | ConvertFrom-Json).Backends) {
         if ($entry.Needs -eq 'sshd' -and -not (Test-Path -LiteralPath '/usr/sbin/sshd')) {
             Write-Warning "The backend '$($entry.Backend)' is left out of the contract: /usr/sbin/sshd is missing (.ci/run installs openssh-server)."
             continue
         }
-        @{ Backend = $entry.Backend; NJobs = $entry.NJobs; InProcess = $entry.InProcess; Remote = $entry.Needs -eq 'sshd'; ScriptMethods = $entry.Needs -eq 'example' }
+        $sameWorkersAs = if ($entry.PSObject.Properties['SameWorkersAs']) { $entry.SameWorkersAs } else { $null }
+        @{ Backend = $entry.Backend; NJobs = $entry.NJobs; InProcess = $entry.InProcess; Remote = $entry.Needs -eq 'sshd'; ScriptMethods = $entry.Needs -eq 'example'; LifeOnly = [bool]$sameWorkersAs }
     })
 }
 
@@ -73,7 +78,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
         }
     }
 
-    Context 'The item and the arguments' {
+    Context 'The item and the arguments' -Skip:$LifeOnly {
         It 'sees the item as $_ and $PSItem' {
             $out = 1..3 | Invoke-JoblibParallel { "$_/$PSItem" } @run
             $out | Should -Be @('1/1', '2/2', '3/3')
@@ -95,7 +100,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
         }
     }
 
-    Context '$using:' {
+    Context '$using:' -Skip:$LifeOnly {
         It 'reads a plain variable' {
             $offset = 100
             $out = 1..3 | Invoke-JoblibParallel { $_ + $using:offset } @run
@@ -136,7 +141,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
         }
     }
 
-    Context 'Location' {
+    Context 'Location' -Skip:$LifeOnly {
         It "starts the block in the caller's current location" -Skip:$Remote {
             Push-Location -LiteralPath $TestDrive
             try {
@@ -163,7 +168,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
         }
     }
 
-    Context 'Output order' {
+    Context 'Output order' -Skip:$LifeOnly {
         It 'writes output in input order even when later items finish first' {
             $out = 1..6 | Invoke-JoblibParallel {
                 Start-Sleep -Milliseconds $(if ($_ -eq 1) { 800 } else { 20 })
@@ -196,7 +201,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
         }
     }
 
-    Context 'Streams' {
+    Context 'Streams' -Skip:$LifeOnly {
         It 'shows worker verbose messages with -Verbose' {
             $messages = 1..3 | Invoke-JoblibParallel { Write-Verbose "worker-verbose-$_"; $_ } @run -Verbose 4>&1 | Get-VerboseMessage | Get-UntaggedText
             $messages | Should -Contain 'worker-verbose-1'
@@ -427,7 +432,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
         }
     }
 
-    Context 'Admin automation: what the caller has, in every worker' {
+    Context 'Admin automation: what the caller has, in every worker' -Skip:$LifeOnly {
         It 'defines the functions the block calls, and those they call, in every worker' {
             function Get-JoblibTestDouble { param($x) Get-JoblibTestInner $x }
             function Get-JoblibTestInner { param($x) $x * 2 }
@@ -573,7 +578,7 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
         }
     }
 
-    Context 'Nesting' {
+    Context 'Nesting' -Skip:$LifeOnly {
         # On another machine a nested call needs JoblibPS installed there; the test hosts only have pwsh.
         It 'runs an Invoke-JoblibParallel inside an item' -Skip:$Remote {
             $out = 1..2 | Invoke-JoblibParallel {
