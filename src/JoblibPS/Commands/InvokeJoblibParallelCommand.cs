@@ -111,41 +111,18 @@ namespace JoblibPS.Commands
                 Ordered = !Unordered.IsPresent,
                 ForwardProgress = CallerPreferences.ShowsProgress(this),
                 InJob = AsJob.IsPresent,
-                BatchSizeText = BatchSize,
-                PreDispatch = PreDispatch,
             };
 
             if (Bound(nameof(NJobs)) && ConfigResolver.CheckNJobs(NJobs) is ErrorRecord invalidNJobs) ThrowTerminatingError(invalidNJobs);
-            if (!BatchSize.Equals("auto", StringComparison.OrdinalIgnoreCase))
+            Guard(() =>
             {
-                if (!int.TryParse(BatchSize, out int fixedSize) || fixedSize < 1)
-                {
-                    Fail(ErrorIds.InvalidBatchSize, $"-BatchSize '{BatchSize}' is not valid. Give 'auto' or a positive integer.", BatchSize);
-                }
-                request.FixedBatchSize = fixedSize;
-            }
-            try
-            {
-                PreDispatchExpression.Validate(PreDispatch);
-            }
-            catch (FormatException ex)
-            {
-                Fail(ErrorIds.InvalidPreDispatch, ex.Message, PreDispatch);
-            }
-            if (Bound(nameof(TimeoutSeconds)))
-            {
-                request.Timeout = ItemTimeout.FromSeconds(TimeoutSeconds, out string error);
-                if (error != null) Fail(ErrorIds.InvalidTimeout, error, TimeoutSeconds);
-            }
-            if (Retry < 0) Fail(ErrorIds.InvalidRetry, $"-Retry {Retry} is not valid. Give 0 (no retries) or a positive number of retries.", Retry);
-            if (!(RetryDelaySeconds >= 0) || double.IsInfinity(RetryDelaySeconds) || RetryDelaySeconds > TimeSpan.MaxValue.TotalSeconds / 1024)
-            {
-                Fail(ErrorIds.InvalidRetry, $"-RetryDelaySeconds {RetryDelaySeconds} is not valid. Give 0 (retry at once) or a positive number of seconds.", RetryDelaySeconds);
-            }
+                request.SetBatchSize(BatchSize);
+                request.SetPreDispatch(PreDispatch);
+                if (Bound(nameof(TimeoutSeconds))) request.SetTimeout(TimeoutSeconds);
+                request.SetRetry(Retry, RetryDelaySeconds);
+            });
             // In a job the other items keep running past a failed one (as ForEach-Object -AsJob), unless -OnError says otherwise.
             request.OnError = AsJob.IsPresent && !Bound(nameof(OnError)) ? OnErrorAction.Continue : OnError;
-            request.Retry = Retry;
-            request.RetryDelay = TimeSpan.FromSeconds(RetryDelaySeconds);
             request.Setup = WorkerSetupBuilder.Build(this, ScriptBlock, ImportFunction, ImportVariable, ImportModule, InitializationScript);
             try
             {
