@@ -682,19 +682,17 @@ Write-Host ''
 Write-Host '== Anomalies =='
 if ($anomalies.Count) { $anomalies | ForEach-Object { Write-Host "- $_" } } else { Write-Host 'none' }
 
-if ($runAuto) {
+# The benchmarks appended to the report: each prints its own lines, shown here and kept as one block in the report.
+$appended = @(
+    @{ Run = $runAuto; Script = 'Auto-Batching.ps1'; Title = 'Auto-batching against fixed sizes'; Heading = 'Auto-batching against fixed batch sizes' }
+    @{ Run = $runCold; Script = 'Cold-Start.ps1'; Title = 'Cold starts'; Heading = 'Cold starts' }
+)
+foreach ($part in $appended | Where-Object Run) {
     Write-Host ''
-    Write-Host '== Auto-batching against fixed sizes (bench/Auto-Batching.ps1) =='
-    $autoLines = @(& (Join-Path $PSScriptRoot 'Auto-Batching.ps1') -ModulePath $ModulePath -Repeat $Repeat | ForEach-Object { "$_" })
-    $autoLines | Write-Host
-    $md += @('', '## Auto-batching against fixed batch sizes', '', '```') + $autoLines + @('```')
-}
-if ($runCold) {
-    Write-Host ''
-    Write-Host '== Cold starts (bench/Cold-Start.ps1) =='
-    $coldLines = @(& (Join-Path $PSScriptRoot 'Cold-Start.ps1') -ModulePath $ModulePath -Repeat $Repeat | ForEach-Object { "$_" })
-    $coldLines | Write-Host
-    $md += @('', '## Cold starts', '', '```') + $coldLines + @('```')
+    Write-Host "== $($part.Title) (bench/$($part.Script)) =="
+    $lines = @(& (Join-Path $PSScriptRoot $part.Script) -ModulePath $ModulePath -Repeat $Repeat | ForEach-Object { "$_" })
+    $lines | Write-Host
+    $md += @('', "## $($part.Heading)", '', '```') + $lines + @('```')
 }
 
 $outDir = Split-Path -Parent $OutFile
