@@ -68,11 +68,11 @@ namespace JoblibPS
             {
                 foreach (PSObject record in Unchunk(output, marker, truncated))
                 {
-                    if (record != null && record.BaseObject is string text && text == marker)
+                    if (IsText(record, marker))
                     {
                         starts.Add(records.Count);
                     }
-                    else if (record != null && record.BaseObject is string last && last == endMarker)
+                    else if (IsText(record, endMarker))
                     {
                         ranToEnd = true;
                     }
@@ -159,7 +159,7 @@ namespace JoblibPS
             string marker = task.Marker;
             foreach (PSObject record in Unchunk(received, marker, new bool[1]))
             {
-                if (record != null && record.BaseObject is string text && text == marker) starts.Add(records.Count);
+                if (IsText(record, marker)) starts.Add(records.Count);
                 else if (starts.Count > 0) records.Add(record);
             }
             // The last item that started here has only part of its records (or none): it is not kept.
@@ -183,10 +183,13 @@ namespace JoblibPS
             int count = 0;
             foreach (PSObject record in Unchunk(received, task.Marker, new bool[1]))
             {
-                if (record != null && record.BaseObject is string text && text == task.Marker) count++;
+                if (IsText(record, task.Marker)) count++;
             }
             return count;
         }
+
+        /// <summary>True when <paramref name="record"/> is the string <paramref name="text"/> (a marker or sentinel of the driver), compared ordinally.</summary>
+        private static bool IsText(PSObject record, string text) => record?.BaseObject is string value && string.Equals(value, text, StringComparison.Ordinal);
 
         /// <summary>
         /// The result of a batch whose worker died while it ran item <paramref name="failedItem"/> and sent nothing
