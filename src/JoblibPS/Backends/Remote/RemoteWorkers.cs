@@ -49,10 +49,10 @@ namespace JoblibPS.Backends.Remote
         /// <summary>True for a lost worker's warning, which the host's warning replaces when the whole host is lost.</summary>
         public bool CoveredByHostLoss { get; }
 
-        private readonly long _created = System.Diagnostics.Stopwatch.GetTimestamp();
+        private readonly System.Diagnostics.Stopwatch _age = System.Diagnostics.Stopwatch.StartNew();
 
         /// <summary>How long ago the notice was made.</summary>
-        public TimeSpan Age => TimeSpan.FromSeconds((System.Diagnostics.Stopwatch.GetTimestamp() - _created) / (double)System.Diagnostics.Stopwatch.Frequency);
+        public TimeSpan Age => _age.Elapsed;
     }
 
     /// <summary>One remote worker: a runspace on a host, opened by the backend or given by the user as a session.</summary>
