@@ -391,13 +391,13 @@ namespace JoblibPS.Dispatch
                     // The worker died and took the output of items that had finished (at most its last 50 ms, see
                     // WorkerDriver): they run again now, and the failing call waits for them (FailCall), so every item
                     // before the failing one is written once, in order.
-                    var lostSpan = new Span(span.First + kept, failed - kept, span.Items.Skip(kept).Take(failed - kept).ToArray());
+                    Span lostSpan = Slice(span, kept, failed - kept);
                     var failing = new Span(span.First + failed, 1, new[] { item }) { Attempt = span.Attempt };
                     var covered = new List<Span>();
-                    if (kept > 0) covered.Add(new Span(span.First, kept, span.Items.Take(kept).ToArray()) { Result = result, WriteCount = kept });
+                    if (kept > 0) covered.Add(Kept(span, kept, result));
                     covered.Add(lostSpan);
                     covered.Add(failing);
-                    if (failed + 1 < span.Count) covered.Add(new Span(span.First + failed + 1, span.Count - failed - 1, span.Items.Skip(failed + 1).ToArray()));
+                    if (failed + 1 < span.Count) covered.Add(Slice(span, failed + 1, span.Count - failed - 1));
                     _output.Split(span, covered);
                     RecordFailure(new Failure(failing, final, failing.First));
                     Submit(lostSpan);
@@ -408,7 +408,7 @@ namespace JoblibPS.Dispatch
             }
 
             var parts = new List<Span>();
-            if (kept > 0) parts.Add(new Span(span.First, kept, span.Items.Take(kept).ToArray()) { Result = result, WriteCount = kept });
+            if (kept > 0) parts.Add(Kept(span, kept, result));
             if (failed > kept)
             {
                 // The worker lost these items' output (it died): they run again.
@@ -444,8 +444,23 @@ namespace JoblibPS.Dispatch
         /// <summary>Items <paramref name="offset"/> on of a span, as a span that runs again now (first attempt: they did not fail).</summary>
         private Span Resubmitted(Span span, int offset, int count)
         {
-            var part = new Span(span.First + offset, count, span.Items.Skip(offset).Take(count).ToArray());
+            Span part = Slice(span, offset, count);
             _retries.Insert(0, part);
+            return part;
+        }
+
+        /// <summary><paramref name="count"/> items of a span from <paramref name="offset"/> on, as a span of their own (first attempt).</summary>
+        private static Span Slice(Span span, int offset, int count)
+        {
+            return new Span(span.First + offset, count, span.Items.Skip(offset).Take(count).ToArray());
+        }
+
+        /// <summary>The first <paramref name="count"/> items of a span whose output <paramref name="result"/> holds whole: written from it, not run again.</summary>
+        private static Span Kept(Span span, int count, BatchResult result)
+        {
+            Span part = Slice(span, 0, count);
+            part.Result = result;
+            part.WriteCount = count;
             return part;
         }
 
