@@ -436,27 +436,11 @@ Describe 'Remote backend over SSH' -Skip:$NoSshd {
             }
 
             # Ctrl+C during a call on the six hosts left, in a PowerShell of its own, as a user's script would be.
+            Import-Module (Join-Path $PSScriptRoot '../Reliability/Reliability.psm1') -Force
             $alive = @($eight | Where-Object { $_ -notin $doomed })
-            $ps = [powershell]::Create()
-            try {
-                $null = $ps.AddScript({
-                    param($Module, $Arguments)
-                    Import-Module $Module
-                    Use-JoblibConfig remote -BackendArgument $Arguments { 1..400 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 200; $_ } -BatchSize 1 }
-                }).AddArgument((Get-JoblibTestModulePath)).AddArgument(@{ HostName = @($alive.HostName); Port = $eightPort; KeyFilePath = $eight[0].KeyFilePath; Options = (Get-JoblibSshOptions $eight[0]); JobsPerHost = 1 })
-                $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
-                $handle = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]$null, $output)
-                $deadline = [DateTime]::UtcNow.AddSeconds(90)
-                while ($output.Count -lt 10 -and -not $handle.IsCompleted -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
-                $stopClock = [System.Diagnostics.Stopwatch]::StartNew()
-                $ps.Stop()
-                $stopSeconds = $stopClock.Elapsed.TotalSeconds
-                $stopState = $ps.InvocationStateInfo.State
-                $stoppedOutput = @($output)
-            }
-            finally {
-                $ps.Dispose()
-            }
+            $sixArguments = @{ HostName = @($alive.HostName); Port = $eightPort; KeyFilePath = $eight[0].KeyFilePath; Options = (Get-JoblibSshOptions $eight[0]); JobsPerHost = 1 }
+            $stop = Measure-JoblibCtrlC -ModulePath (Get-JoblibTestModulePath) -Arguments $sixArguments -After 10 -WaitSeconds 90 `
+                -Call 'Use-JoblibConfig remote -BackendArgument $Arguments { 1..400 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 200; $_ } -BatchSize 1 }'
         }
 
         AfterAll {
@@ -483,10 +467,10 @@ Describe 'Remote backend over SSH' -Skip:$NoSshd {
         }
 
         It 'stops a call on six hosts within about a second on Ctrl+C, after writing its first items in order' {
-            $stopState | Should -Be 'Stopped'
-            $stopSeconds | Should -BeLessThan 3
-            $stoppedOutput.Count | Should -BeGreaterOrEqual 10
-            @($stoppedOutput) | Should -Be (1..$stoppedOutput.Count)
+            $stop.State | Should -Be 'Stopped'
+            $stop.Seconds | Should -BeLessThan 3
+            $stop.Output.Count | Should -BeGreaterOrEqual 10
+            @($stop.Output) | Should -Be (1..$stop.Output.Count)
         }
 
         It 'leaves no ssh client and no worker runspace behind' {

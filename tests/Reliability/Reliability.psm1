@@ -198,24 +198,34 @@ function Measure-JoblibFault {
 <#
 .SYNOPSIS
 Runs $Call in a PowerShell instance of its own (this module and JoblibPS imported there) and stops it, as Ctrl+C
-does, once its first output arrived. Returns Seconds (from the stop to the end of the call) and the reason it ended.
+does, once it wrote $After output objects (its first by default). Returns Seconds (from the stop to the end of the
+call), the State and the reason it ended, how many objects it Written, and the Output itself.
+.DESCRIPTION
+$Call may use $Arguments: the value given to -Arguments (a hashtable of backend arguments, say). Throws when the
+call did not write $After objects within $WaitSeconds.
 #>
 function Measure-JoblibCtrlC {
-    param([Parameter(Mandatory)] [string] $Call, [Parameter(Mandatory)] [string] $ModulePath)
+    param(
+        [Parameter(Mandatory)] [string] $Call,
+        [Parameter(Mandatory)] [string] $ModulePath,
+        [object] $Arguments,
+        [int] $After = 1,
+        [int] $WaitSeconds = 60
+    )
     $ps = [powershell]::Create()
     try {
-        $null = $ps.AddScript("Import-Module '$ModulePath'; $Call")
+        $null = $ps.AddScript("param(`$Arguments) Import-Module '$ModulePath'; $Call").AddArgument($Arguments)
         $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
-        $first = [System.Threading.ManualResetEventSlim]::new($false)
-        $handler = { $first.Set() }.GetNewClosure()
+        $enough = [System.Threading.ManualResetEventSlim]::new($false)
+        $handler = { param($collection, $e) if ($e.Index + 1 -ge $After) { $enough.Set() } }.GetNewClosure()
         $output.add_DataAdded($handler)
         $async = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]$null, $output)
-        if (-not $first.Wait(60000)) { throw "The call wrote nothing within 60 s: $Call" }
+        if (-not $enough.Wait($WaitSeconds * 1000)) { throw "The call wrote $($output.Count) of $After objects within $WaitSeconds s: $Call" }
         $clock = [System.Diagnostics.Stopwatch]::StartNew()
         $ps.Stop()
         $reason = 'completed'
         try { $null = $ps.EndInvoke($async) } catch { $reason = $_.Exception.InnerException.GetType().Name }
-        [pscustomobject]@{ Seconds = [math]::Round($clock.Elapsed.TotalSeconds, 2); State = "$($ps.InvocationStateInfo.State)"; Reason = $reason; Written = $output.Count }
+        [pscustomobject]@{ Seconds = [math]::Round($clock.Elapsed.TotalSeconds, 2); State = "$($ps.InvocationStateInfo.State)"; Reason = $reason; Written = $output.Count; Output = @($output) }
     }
     finally { $ps.Dispose() }
 }
