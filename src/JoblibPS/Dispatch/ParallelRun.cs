@@ -321,7 +321,6 @@ namespace JoblibPS.Dispatch
 
         private void ProcessCompletions()
         {
-            _blockProgress?.Drain(CheckedWriter(), _progress.Shown ? RunProgress.ActivityId : (int?)null);
             while (_startedItems.TryDequeue(out KeyValuePair<long, int> started)) CheckedWriter().ItemsStarted(started.Key, started.Value);
             while (_completions.TryDequeue(out Completion completion))
             {
@@ -362,6 +361,9 @@ namespace JoblibPS.Dispatch
             // A call that fails writes what comes before the failure itself (see FailCall).
             if (_failure == null) _output.WriteReady(CheckedWriter(), _policy.CountDone);
             _progress.Report(_completedItems, _nextItemIndex, _inputEnded);
+            // After the bar's own report: a block's record that woke the engine once the bar is due finds it shown,
+            // and goes under it (drained first, it went out without a parent while the bar appeared just after).
+            _blockProgress?.Drain(CheckedWriter(), _progress.Shown ? RunProgress.ActivityId : (int?)null);
         }
 
         /// <summary>
