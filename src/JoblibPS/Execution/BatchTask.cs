@@ -226,6 +226,26 @@ namespace JoblibPS
             stop?.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(1));
         }
 
+        /// <summary>True once a stop was asked for (by <see cref="Stop"/>, an abort or the item timeout) and not reset since.</summary>
+        internal bool StopRequested
+        {
+            get { lock (_gate) return _stopRequested; }
+        }
+
+        /// <summary>
+        /// Forgets the stop and timeout of a run that was lost with its worker, before the pool runs the task again
+        /// elsewhere: without this the next run would come back stopped at once. Not while the task runs.
+        /// </summary>
+        internal void ResetForRerun()
+        {
+            lock (_gate)
+            {
+                _stopRequested = false;
+                TimedOut = false;
+            }
+            Interlocked.Exchange(ref _lastProgressTicks, 0);
+        }
+
         /// <summary>Asks the task to stop without waiting (any thread); returns the pending stop, or null when it was not running.</summary>
         internal IAsyncResult RequestStop()
         {

@@ -37,7 +37,16 @@ namespace JoblibPS.Workers
         /// How long a batch lost <see cref="MaxAttempts"/> times waits before it fails as lost too often, in case every
         /// worker is going down (a network outage takes hosts one after the other, milliseconds apart).
         /// </summary>
-        private static readonly TimeSpan VerdictDelay = TimeSpan.FromSeconds(2);
+        internal TimeSpan VerdictDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+        /// <summary>
+        /// How long the pool opens no worker on demand after an open failed while other workers were usable (a
+        /// transient pwsh start failure): the first wait, doubled after each further failure up to
+        /// <see cref="MaxOpenBackoff"/>, and forgotten after an open that succeeds.
+        /// </summary>
+        internal TimeSpan OpenBackoff { get; set; } = TimeSpan.FromSeconds(1);
+
+        private static readonly TimeSpan MaxOpenBackoff = TimeSpan.FromSeconds(30);
 
         /// <summary>How long <see cref="Dispose"/> waits for workers probing after a stopped batch (a probe takes a round trip, milliseconds).</summary>
         private static readonly TimeSpan SettleWait = TimeSpan.FromSeconds(3);
@@ -56,6 +65,8 @@ namespace JoblibPS.Workers
         private TimeSpan? _idleTimeout;
         private int _slotNumber;
         private int _stuckThreads;
+        private int _openFailures;
+        private long _noOpenUntilTicks;
         private bool _disposed;
         private bool _draining;
 
@@ -89,6 +100,12 @@ namespace JoblibPS.Workers
         public IReadOnlyList<Worker> Workers
         {
             get { lock (_gate) return _slots.Where(s => s.Worker != null && !s.Opening && s.Worker.LostReason == null).Select(s => s.Worker).ToList(); }
+        }
+
+        /// <summary>The slots the pool holds (opening, working or idle), for tests that wait for the pool to let one go.</summary>
+        internal int SlotCount
+        {
+            get { lock (_gate) return _slots.Count; }
         }
 
         /// <summary>The threads given up on because their worker would not stop (an item stuck in a .NET call) and still running.</summary>
@@ -158,19 +175,26 @@ namespace JoblibPS.Workers
             }
         }
 
-        /// <summary>Waits until no slot is still opening its worker (at most <paramref name="timeout"/>); false on timeout.</summary>
-        public bool WaitReady(TimeSpan timeout)
+        /// <summary>
+        /// Waits until no slot is still opening its worker (at most <paramref name="timeout"/>, and no longer than
+        /// <paramref name="stopping"/> stays unsignalled: Ctrl+C must not wait for a pwsh to start); false on timeout
+        /// or stop.
+        /// </summary>
+        public bool WaitReady(TimeSpan timeout, CancellationToken stopping = default(CancellationToken))
         {
             var clock = Stopwatch.StartNew();
-            lock (_gate)
+            using (stopping.Register(() => { lock (_gate) Monitor.PulseAll(_gate); }))
             {
-                while (!_disposed && _slots.Any(s => s.Opening))
+                lock (_gate)
                 {
-                    TimeSpan left = timeout - clock.Elapsed;
-                    if (left <= TimeSpan.Zero) return false;
-                    Monitor.Wait(_gate, left);
+                    while (!_disposed && _slots.Any(s => s.Opening))
+                    {
+                        TimeSpan left = timeout - clock.Elapsed;
+                        if (left <= TimeSpan.Zero || stopping.IsCancellationRequested) return false;
+                        Monitor.Wait(_gate, left);
+                    }
+                    return true;
                 }
-                return true;
             }
         }
 
@@ -183,7 +207,7 @@ namespace JoblibPS.Workers
             {
                 if (_disposed) throw new ObjectDisposedException(nameof(WorkerPool), "The worker pool was shut down.");
                 var job = new PoolJob(future, owner);
-                if (task.Avoid != null) job.Avoid.AddRange(task.Avoid);
+                if (task.Avoid != null) job.Prefers.AddRange(task.Avoid);
                 _queue.AddLast(job);
                 Schedule(after);
             }
@@ -408,10 +432,23 @@ namespace JoblibPS.Workers
             {
                 slot.Opening = false;
                 slot.Replacing = null;
+                if (worker != null) _openFailures = 0;
                 if (worker == null || slot.Abandoned || _disposed)
                 {
                     RemoveSlot(slot);
                     if (worker != null) after.Add(() => CloseWorker(worker, stuck: false));
+                    Schedule(after);
+                }
+                else if (worker.LostReason != null)
+                {
+                    // Lost between its start and now (its process exited): Lost found no slot holding it, so the
+                    // loss is reported here, once, like any other.
+                    if (worker.Place == null) worker.Place = _kind.Name + " worker " + slot.Number;
+                    RemoveSlot(slot);
+                    int remaining = UsableCount();
+                    string reason = worker.LostReason;
+                    after.Add(() => _kind.WorkerLost(worker, reason, remaining));
+                    after.Add(() => CloseWorker(worker, stuck: false));
                     Schedule(after);
                 }
                 else
@@ -442,7 +479,12 @@ namespace JoblibPS.Workers
             RunAll(after);
         }
 
-        /// <summary>A worker could not open: the slot ends, and the batches waiting now fail with the reason (a bad PwshPath must not hang the call).</summary>
+        /// <summary>
+        /// A worker could not open: the slot ends. While another worker is usable or opening, the waiting batches
+        /// wait for it (a transient start failure must not fail other calls' batches) and the pool opens no worker
+        /// on demand for a while (<see cref="OpenBackoff"/>); when none is, they fail now with the reason (a bad
+        /// PwshPath must not hang the call).
+        /// </summary>
         private void FailOpen(Slot slot, Exception error)
         {
             var failed = new List<PoolJob>();
@@ -453,8 +495,17 @@ namespace JoblibPS.Workers
                 RemoveSlot(slot);
                 if (!abandoned && !_disposed)
                 {
-                    failed.AddRange(_queue);
-                    _queue.Clear();
+                    if (UsableCount() == 0 && !_slots.Any(s => s.Opening))
+                    {
+                        failed.AddRange(_queue);
+                        _queue.Clear();
+                    }
+                    else
+                    {
+                        double wait = Math.Min(MaxOpenBackoff.TotalMilliseconds, OpenBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(16, _openFailures)));
+                        _openFailures++;
+                        _noOpenUntilTicks = Stopwatch.GetTimestamp() + (long)(wait / 1000.0 * Stopwatch.Frequency);
+                    }
                 }
                 Schedule(after);
                 Monitor.PulseAll(_gate);
@@ -618,7 +669,7 @@ namespace JoblibPS.Workers
                 else if (lost != null && _kind.RerunsLostWork)
                 {
                     job.Attempts++;
-                    job.Avoid.Add(worker.Place);
+                    job.LostIn.Add(worker.Place);
                     if (UsableCount() == 0 && !_kind.OpensOnDemand)
                     {
                         after.Add(() => job.Complete(_kind.NoWorkersLeft(task)));
@@ -635,6 +686,8 @@ namespace JoblibPS.Workers
                     {
                         string reason = lost;
                         after.Add(() => _kind.WorkRerun(worker, task, reason));
+                        // Its stop or timeout belonged to the lost run: the next run starts clean.
+                        task.ResetForRerun();
                         Enqueue(job);
                     }
                 }
@@ -655,11 +708,12 @@ namespace JoblibPS.Workers
                     after.Add(() => job.Complete(_kind.Completing(task, result)));
                     probe = result.Outcome != BatchOutcome.Completed && !IsScriptError(worker, result);
                 }
-                if (lost == null && MaxTasksPerWorker > 0 && worker.Tasks >= MaxTasksPerWorker)
+                if (lost == null && !probe && Spent(worker))
                 {
-                    // loky's max_tasks_per_child: the worker is replaced before the slot takes more work.
+                    // loky's max_tasks_per_child: the worker is replaced before the slot takes more work. (After a
+                    // batch that did not run to its end, Settle does this once the probe says the worker is idle:
+                    // closing a runspace while its pipeline winds down can wait forever.)
                     slot.Worker = null;
-                    probe = false;
                     after.Add(() => CloseWorker(worker, stuck: false));
                 }
                 slot.Settling = probe;
@@ -683,16 +737,22 @@ namespace JoblibPS.Workers
             {
                 slot.Settling = false;
                 Monitor.PulseAll(_gate);
-                if (!healthy && !slot.Abandoned && slot.Worker == worker)
+                if (!slot.Abandoned && slot.Worker == worker && (!healthy || Spent(worker)))
                 {
                     slot.Worker = null;
-                    slot.Replacing = worker;
-                    after.Add(() => CloseWorker(worker, stuck: true));
+                    // The slot opens the replacement next: it counts as opening from now on, so that a pool of a
+                    // fixed set whose only worker this was does not fail its queue as "no worker left".
+                    slot.Opening = true;
+                    if (!healthy) slot.Replacing = worker;
+                    after.Add(() => CloseWorker(worker, stuck: !healthy));
                 }
                 Schedule(after);
             }
             RunAll(after);
         }
+
+        /// <summary>True when the worker ran its <see cref="MaxTasksPerWorker"/> batches and is replaced.</summary>
+        private bool Spent(Worker worker) => MaxTasksPerWorker > 0 && worker.Tasks >= MaxTasksPerWorker;
 
         private void FailParked(PoolJob job, Worker worker, string reason)
         {
@@ -703,7 +763,7 @@ namespace JoblibPS.Workers
             job.Verdict?.Dispose();
             job.Complete(job.Aborted
                 ? BatchResult.ForStopped(job.Future.Task, DateTime.UtcNow)
-                : _kind.LostResult(worker, job.Future.Task, job.Started, reason, null, job.Avoid));
+                : _kind.LostResult(worker, job.Future.Task, job.Started, reason, null, job.LostIn));
         }
 
         /// <summary>Asks the running batches to stop, waits for them up to one deadline, and gives up on the workers of those still running (returns how many).</summary>
@@ -763,17 +823,28 @@ namespace JoblibPS.Workers
                 return;
             }
             int running = _slots.Count(s => s.Assigned != null);
-            while (_queue.Count > 0 && running < _limit)
+            // In queue order; a batch that cannot be placed now (it avoids the only idle workers' place) does not
+            // hold back the batches behind it.
+            for (LinkedListNode<PoolJob> node = _queue.First; node != null && running < _limit;)
             {
-                PoolJob job = _queue.First.Value;
-                Slot slot = PickSlot(job);
-                if (slot == null) break;
-                _queue.RemoveFirst();
-                job.Started = DateTime.UtcNow;
-                slot.Assigned = job;
-                running++;
+                LinkedListNode<PoolJob> next = node.Next;
+                Slot slot = PickSlot(node.Value);
+                if (slot != null)
+                {
+                    PoolJob job = node.Value;
+                    _queue.Remove(node);
+                    job.Started = DateTime.UtcNow;
+                    slot.Assigned = job;
+                    running++;
+                }
+                else if (!_slots.Any(s => Idle(s)))
+                {
+                    break;
+                }
+                node = next;
             }
-            if (_kind.OpensOnDemand)
+            bool backingOff = _openFailures > 0 && Stopwatch.GetTimestamp() < _noOpenUntilTicks && UsableCount() > 0;
+            if (_kind.OpensOnDemand && !backingOff)
             {
                 // Open workers for the batches no open worker will take soon: never more than are waiting.
                 int opening = _slots.Count(s => s.Opening);
@@ -788,16 +859,24 @@ namespace JoblibPS.Workers
             Monitor.PulseAll(_gate);
         }
 
-        // An idle usable worker in the place with the fewest busy workers; a batch run again avoids its earlier places while another place is usable.
+        /// <summary>
+        /// An idle usable worker in the place with the fewest busy workers. A batch whose worker was lost avoids the
+        /// places it was lost in while another place has a usable worker (busy or not: a host going down loses its
+        /// other workers within milliseconds). A batch the engine retries after a failure in the user's script
+        /// (<see cref="BatchTask.Avoid"/>) prefers another place only while one has an idle worker: its place is as
+        /// healthy as any, and an idle worker must not sit unused while it waits.
+        /// </summary>
         private Slot PickSlot(PoolJob job)
         {
-            bool avoid = job.Avoid.Count > 0 && _slots.Any(s => Usable(s) && !job.Avoid.Contains(s.Worker.Place));
+            bool hard = job.LostIn.Count > 0 && _slots.Any(s => Usable(s) && !job.LostIn.Contains(s.Worker.Place));
+            bool soft = job.Prefers.Count > 0 && _slots.Any(s => Idle(s) && !job.Prefers.Contains(s.Worker.Place) && !(hard && job.LostIn.Contains(s.Worker.Place)));
             Slot best = null;
             int bestBusy = int.MaxValue;
             foreach (Slot slot in _slots)
             {
-                if (!Usable(slot) || slot.Assigned != null || slot.Settling || _kind.IsStale(slot.Worker)) continue;
-                if (avoid && job.Avoid.Contains(slot.Worker.Place)) continue;
+                if (!Idle(slot)) continue;
+                if (hard && job.LostIn.Contains(slot.Worker.Place)) continue;
+                if (soft && job.Prefers.Contains(slot.Worker.Place)) continue;
                 string place = slot.Worker.Place;
                 int busy = _slots.Count(s => s.Assigned != null && s.Worker != null && s.Worker.Place == place);
                 if (busy < bestBusy)
@@ -812,6 +891,12 @@ namespace JoblibPS.Workers
         private static bool Usable(Slot slot)
         {
             return !slot.Abandoned && !slot.Opening && !slot.Retiring && slot.Worker != null && slot.Worker.LostReason == null;
+        }
+
+        /// <summary>A usable worker that may take a batch now.</summary>
+        private bool Idle(Slot slot)
+        {
+            return Usable(slot) && slot.Assigned == null && !slot.Settling && !_kind.IsStale(slot.Worker);
         }
 
         private int UsableCount() => _slots.Count(Usable);
@@ -933,7 +1018,10 @@ namespace JoblibPS.Workers
         public int Attempts { get; set; }
 
         /// <summary>The places (see <see cref="Worker.Place"/>) it ran in and lost its worker, in order.</summary>
-        public List<string> Avoid { get; } = new List<string>();
+        public List<string> LostIn { get; } = new List<string>();
+
+        /// <summary>The places the engine's earlier attempts of a retried item ran in (<see cref="BatchTask.Avoid"/>): avoided only while another place has an idle worker.</summary>
+        public List<string> Prefers { get; } = new List<string>();
 
         /// <summary>Set by an abort: complete as stopped, never run again.</summary>
         public bool Aborted { get; set; }

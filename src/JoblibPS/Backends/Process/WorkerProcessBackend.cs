@@ -86,7 +86,7 @@ namespace JoblibPS.Backends.Process
                 // The engine's stall guard counts from the call's start; time a batch spends waiting for a pwsh to
                 // start is no item's time, so with -TimeoutSeconds the call starts once its workers are up.
                 pool.Prestart();
-                pool.WaitReady(WorkerStartLimit);
+                pool.WaitReady(WorkerStartLimit, parallel.Stopping);
             }
             return n;
         }
