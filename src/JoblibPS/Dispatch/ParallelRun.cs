@@ -176,6 +176,8 @@ namespace JoblibPS.Dispatch
         {
             while (true)
             {
+                // A stop asked for between two waits (before the first batch, or while input arrives) dispatches nothing more.
+                if (_stop.IsCancellationRequested) Stopped();
                 ProcessCompletions();
                 if (_failure != null) FailCall();
                 if (TrySubmitRetry() || TryDispatchOne(endOfInput)) continue;
@@ -241,7 +243,8 @@ namespace JoblibPS.Dispatch
         /// </summary>
         private bool TrySubmitRetry()
         {
-            if (_retries.Count == 0 || _failure != null || _running >= _window) return false;
+            // While the call fails, FailCall keeps only the retries of items before the failing one: they still run.
+            if (_retries.Count == 0 || _running >= _window) return false;
             long now = _clock.ElapsedTicks;
             Span due = _retries.FirstOrDefault(s => s.DueTicks <= now);
             if (due == null) return false;
@@ -330,6 +333,12 @@ namespace JoblibPS.Dispatch
                     RecordFailure(new Failure(span, ErrorRecords.BackendContract(Backend, $"the callback for batch {completion.Task.BatchIndex} was called more than once; call it once per task"), span.First));
                     continue;
                 }
+                if (!_inFlight.ContainsKey(completion.Task))
+                {
+                    // A batch the stall guard gave up on (see CheckStalled) came back at last: it was already
+                    // accounted for, and its items were reported or run again.
+                    continue;
+                }
                 _lastActivityTicks = _clock.ElapsedTicks;
                 object raw = null;
                 bool byCallback = Backend.SupportsRetrieveCallback;
@@ -345,18 +354,10 @@ namespace JoblibPS.Dispatch
                 }
                 _inFlight.TryRemove(completion.Task, out _);
                 _running--;
-                _completedItems += result.Outcome == BatchOutcome.Completed ? span.Count : 0;
                 _workerTime += result.Duration;
                 _session.Call(() => Backend.BatchCompleted(span.Count, result.Duration), "BatchCompleted threw an exception");
                 if (result.Outcome == BatchOutcome.Completed) ItemCostMemory.Record(_session.CostKey, span.Count, result.Duration);
-                _batchSizeStale = true;
-                span.Result = result;
-                span.WriteCount = result.Outcome == BatchOutcome.Completed ? span.Count : result.CompleteItems;
-                if (result.Outcome != BatchOutcome.Completed && !_stop.IsCancellationRequested)
-                {
-                    if (_failure == null) HandleFailedItem(span, result);
-                    else if (result.Outcome != BatchOutcome.Stopped) RecordFailure(FinalFailure(span, result));
-                }
+                Settle(span, result);
             }
             // A call that fails writes what comes before the failure itself (see FailCall).
             if (_failure == null) _output.WriteReady(CheckedWriter(), _policy.CountDone);
@@ -364,6 +365,23 @@ namespace JoblibPS.Dispatch
             // After the bar's own report: a block's record that woke the engine once the bar is due finds it shown,
             // and goes under it (drained first, it went out without a parent while the bar appeared just after).
             _blockProgress?.Drain(CheckedWriter(), _progress.Shown ? RunProgress.ActivityId : (int?)null);
+        }
+
+        /// <summary>
+        /// Takes a batch's final result (from its backend, or the stall guard's verdict): the span is written from it,
+        /// and an item that ended it early goes to the failure policy. While the call already fails, an item before
+        /// the failing one still does (in ordered output it is written before the error, so its retry still runs and
+        /// an earlier final failure becomes the call's error); one after it only counts as a further failure.
+        /// </summary>
+        private void Settle(Span span, BatchResult result)
+        {
+            _completedItems += result.Outcome == BatchOutcome.Completed ? span.Count : 0;
+            _batchSizeStale = true;
+            span.Result = result;
+            span.WriteCount = result.Outcome == BatchOutcome.Completed ? span.Count : result.CompleteItems;
+            if (result.Outcome == BatchOutcome.Completed || _stop.IsCancellationRequested) return;
+            if (_failure == null || (_request.Ordered && span.First < _failure.Span.First)) HandleFailedItem(span, result);
+            else if (result.Outcome != BatchOutcome.Stopped) RecordFailure(FinalFailure(span, result));
         }
 
         /// <summary>
@@ -504,15 +522,18 @@ namespace JoblibPS.Dispatch
         private void FailCall()
         {
             _pending.Clear();
-            _retries.Clear();
-            if (_request.Ordered)
+            if (!_request.Ordered) _retries.Clear();
+            while (_request.Ordered)
             {
-                // An earlier item may fail too meanwhile: RecordFailure keeps the earliest, which the error is then about.
-                while (_inFlight.Values.Any(s => s.First < _failure.Span.First) && !_stop.IsCancellationRequested)
-                {
-                    WaitForCompletion();
-                    ProcessCompletions();
-                }
+                // Items before the failing one that are still to run (in flight, a retry waiting for its delay, a part
+                // run again after a failure) run to their end: their output comes before the error. An earlier item
+                // may fail for good meanwhile: RecordFailure keeps the earliest, which the error is then about.
+                long failing = _failure.Span.First;
+                _retries.RemoveAll(s => s.First >= failing);
+                if (!_inFlight.Values.Any(s => s.First < failing) && _retries.Count == 0) break;
+                if (TrySubmitRetry()) continue;
+                WaitForCompletion();
+                ProcessCompletions();
             }
             Failure failure = _failure;
             if (_request.Ordered)
@@ -526,6 +547,13 @@ namespace JoblibPS.Dispatch
             if (_writer.TracksItems) CheckedWriter().EndItem(failure.ItemIndex, failure.Record);
             _session.Abort();
             throw new TerminatingErrorException(failure.Record);
+        }
+
+        /// <summary>Ends the call for a stop (Ctrl+C, Stop-Job): the backend aborts, nothing more is written.</summary>
+        private void Stopped()
+        {
+            _session.Abort();
+            throw new PipelineStoppedException();
         }
 
         private void Wake()
@@ -550,11 +578,7 @@ namespace JoblibPS.Dispatch
             {
                 signalled = false;
             }
-            if (_stop.IsCancellationRequested)
-            {
-                _session.Abort();
-                throw new PipelineStoppedException();
-            }
+            if (_stop.IsCancellationRequested) Stopped();
             Execution.RunspaceDispatcher.RunPending(_runspace);
             if (!signalled) CheckStalled();
         }
@@ -565,7 +589,8 @@ namespace JoblibPS.Dispatch
         /// </summary>
         private void CheckStalled()
         {
-            if (!_request.Timeout.HasValue || _running == 0 || _failure != null) return;
+            // Also while the call fails: FailCall may be waiting for an earlier item that is the stuck one.
+            if (!_request.Timeout.HasValue || _running == 0 || _inFlight.IsEmpty) return;
             TimeSpan sinceProgress = TimeSpan.FromSeconds((_clock.ElapsedTicks - _lastActivityTicks) / (double)Stopwatch.Frequency);
             foreach (BatchTask task in _inFlight.Keys)
             {
@@ -575,8 +600,18 @@ namespace JoblibPS.Dispatch
             TimeSpan grace = _request.Timeout.Value + TimeSpan.FromSeconds(1);
             if (sinceProgress > grace)
             {
+                // The oldest batch is given up on as timed out at the item it had reached, and that verdict goes
+                // through the failure policy like any other: -OnError Continue goes on, -Retry runs it again. The
+                // backend keeps the batch (an item stuck in a .NET call cannot be stopped) until it returns or is
+                // aborted; whatever it sends back then is ignored.
                 Span oldest = _inFlight.Values.OrderBy(s => s.First).First();
-                RecordFailure(new Failure(oldest, ErrorRecords.TaskTimeout(oldest.Items[0], _request.Timeout.Value), oldest.First));
+                BatchTask task = oldest.Task;
+                _inFlight.TryRemove(task, out _);
+                _running--;
+                _lastActivityTicks = _clock.ElapsedTicks;
+                task.RequestStop();
+                _writer.WriteDebug($"Batch {task.BatchIndex} made no progress for {sinceProgress.TotalSeconds:0.0}s: its item counts as timed out.");
+                Settle(oldest, BatchResult.ForStalled(task, task.ItemsStartedSoFar));
             }
         }
 

@@ -249,6 +249,20 @@ namespace JoblibPS
             return new BatchResult(Task, all, starts, Duration) { Outcome = Outcome, FailedItem = FailedItem, Error = Error };
         }
 
+        /// <summary>
+        /// The verdict on a batch that stopped making progress past its item timeout and never came back (an item
+        /// stuck in a .NET call): timed out at the last item that started (<paramref name="itemsStarted"/> of them),
+        /// with no records kept (the batch's output is not read: it is still being written).
+        /// </summary>
+        internal static BatchResult ForStalled(BatchTask task, int itemsStarted)
+        {
+            return new BatchResult(task, new List<PSObject>(), new List<int>(), TimeSpan.Zero)
+            {
+                Outcome = BatchOutcome.TimedOut,
+                FailedItem = Math.Max(0, Math.Min(task.Count - 1, itemsStarted - 1)),
+            };
+        }
+
         internal static BatchResult ForStopped(BatchTask task, DateTime started)
         {
             return new BatchResult(task, new List<PSObject>(), new List<int>(), DateTime.UtcNow - started)

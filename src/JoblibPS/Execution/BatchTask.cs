@@ -29,6 +29,7 @@ namespace JoblibPS
         private PSDataCollection<PSObject> _received;
         private bool _stopRequested;
         private long _lastProgressTicks;
+        private int _itemsStarted;
 
         internal BatchTask(
             WorkerScript script,
@@ -270,6 +271,7 @@ namespace JoblibPS
         private BatchResult Run(PowerShell ps, Runspace runspace)
         {
             var started = DateTime.UtcNow;
+            Interlocked.Exchange(ref _itemsStarted, 0);
             Interlocked.Exchange(ref _lastProgressTicks, System.Diagnostics.Stopwatch.GetTimestamp());
             var output = new PSDataCollection<PSObject>();
             Volatile.Write(ref _received, output);
@@ -360,8 +362,12 @@ namespace JoblibPS
         /// <summary>Records a sign of progress (an item started) for the item timeout.</summary>
         internal void MarkProgress()
         {
+            Interlocked.Increment(ref _itemsStarted);
             Interlocked.Exchange(ref _lastProgressTicks, System.Diagnostics.Stopwatch.GetTimestamp());
         }
+
+        /// <summary>How many items of the current run started so far, as counted for the item timeout (0 without -TimeoutSeconds).</summary>
+        internal int ItemsStartedSoFar => Volatile.Read(ref _itemsStarted);
 
         private void OnOutput(PSDataCollection<PSObject> output, int index)
         {
