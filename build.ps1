@@ -15,7 +15,8 @@ Tasks:
          pdb, module/*.ps1xml, and help generated from docs/ by tools/New-MamlHelp.ps1.
 - Help   regenerate only the help in out/JoblibPS (builds first when out/JoblibPS has no dll).
 - Test   Build, then xunit (tests/JoblibPS.Tests) and Pester (tests/Pester). The last line printed is
-         'N passed, N failed' (both runners summed); exit code 1 when anything failed. A runner that
+         'N passed, N failed' (both runners summed), with ', N skipped' after it when tests were skipped (the
+         remote-backend tests skip without /usr/sbin/sshd); exit code 1 when anything failed. A runner that
          crashes, or a build that fails, counts as one failure, so the line and the exit code always agree.
 - Demo   Build, then run examples/demo.ps1.
 - Package Build, then write the module as a NuGet package, out/JoblibPS.<version>.nupkg, with
@@ -28,7 +29,7 @@ Tasks:
          resources checked before and after; rewrites docs/reliability.md from the run (about 10 minutes on
          2 CPUs; remote rows need /usr/sbin/sshd). Exit code 1 when anything failed. The short form runs
          in Test (tests/Pester/Reliability.Tests.ps1).
-- Clean  remove out/ and every bin/ and obj/ under src/ and tests/.
+- Clean  remove out/ and every bin/ and obj/ of the repository (not inside .git).
 
 Child processes (help generator, Pester, demo, bench, soak, dotnet test) see JOBLIBPS_MODULE (full path of
 out/JoblibPS/JoblibPS.psd1), JOBLIBPS_PWSH (the pwsh executable) and NO_COLOR=1.
@@ -159,12 +160,12 @@ function Invoke-XunitTest {
     & $Dotnet test $TestProject -c $Configuration --no-build --nologo --logger 'trx;LogFileName=xunit.trx' --results-directory $TestResults | Out-Host
     $exit = $LASTEXITCODE
     if (-not (Test-Path -LiteralPath $trx)) {
-        return @{ Passed = 0; Failed = 0; Crashed = "dotnet test exited $exit and wrote no $trx" }
+        return @{ Passed = 0; Failed = 0; Skipped = 0; Crashed = "dotnet test exited $exit and wrote no $trx" }
     }
     $counters = ([xml](Get-Content -LiteralPath $trx -Raw)).TestRun.ResultSummary.Counters
     $count = { param($name) $v = $counters.GetAttribute($name); if ($v) { [int]$v } else { 0 } }
     $failed = (& $count 'failed') + (& $count 'error') + (& $count 'timeout') + (& $count 'aborted')
-    $result = @{ Passed = (& $count 'passed'); Failed = $failed; Crashed = $null }
+    $result = @{ Passed = (& $count 'passed'); Failed = $failed; Skipped = (& $count 'notExecuted'); Crashed = $null }
     if ($exit -ne 0 -and $failed -eq 0) { $result.Crashed = "dotnet test exited $exit but $trx records no failed test" }
     $result
 }
@@ -173,7 +174,7 @@ function Invoke-PesterTest {
     $testPath = Join-Path $Root 'tests/Pester'
     if (-not (Get-ChildItem -LiteralPath $testPath -Filter '*.Tests.ps1' -File -Recurse -ErrorAction Ignore)) {
         Write-Step 'Pester: no tests/Pester/*.Tests.ps1, nothing to run'
-        return @{ Passed = 0; Failed = 0; Crashed = $null }
+        return @{ Passed = 0; Failed = 0; Skipped = 0; Crashed = $null }
     }
     $pester = Find-PesterManifest
     Write-Step "Pester: tests/Pester ($pester)"
@@ -185,10 +186,10 @@ function Invoke-PesterTest {
         '-ResultPath', (Join-Path $TestResults 'pester.xml')
         '-SummaryPath', $summary)
     if (-not (Test-Path -LiteralPath $summary)) {
-        return @{ Passed = 0; Failed = 0; Crashed = "the Pester child exited $exit and wrote no $summary" }
+        return @{ Passed = 0; Failed = 0; Skipped = 0; Crashed = "the Pester child exited $exit and wrote no $summary" }
     }
     $s = Get-Content -LiteralPath $summary -Raw | ConvertFrom-Json
-    @{ Passed = [int]$s.Passed; Failed = [int]$s.Failed; Crashed = $null }
+    @{ Passed = [int]$s.Passed; Failed = [int]$s.Failed; Skipped = [int]$s.Skipped; Crashed = $null }
 }
 
 function Invoke-Test {
@@ -200,15 +201,17 @@ function Invoke-Test {
     }
     $null = New-Item -ItemType Directory -Force -Path $TestResults
     $results = [ordered]@{ xunit = Invoke-XunitTest; Pester = Invoke-PesterTest }
-    $passed = 0; $failed = 0
+    $passed = 0; $failed = 0; $skipped = 0
+    # ', N skipped' only when some were: the line then still starts 'N passed, N failed', as CI reads it.
+    $skippedText = { param([int] $n) if ($n -gt 0) { ", $n skipped" } else { '' } }
     foreach ($runner in $results.Keys) {
         $r = $results[$runner]
-        $passed += $r.Passed; $failed += $r.Failed
-        $line = "${runner}: $($r.Passed) passed, $($r.Failed) failed"
+        $passed += $r.Passed; $failed += $r.Failed; $skipped += $r.Skipped
+        $line = "${runner}: $($r.Passed) passed, $($r.Failed) failed$(& $skippedText $r.Skipped)"
         if ($r.Crashed) { $failed += 1; $line += " - CRASHED ($($r.Crashed)), counted as 1 failure" }
         Write-Host $line
     }
-    Write-Host "$passed passed, $failed failed"
+    Write-Host "$passed passed, $failed failed$(& $skippedText $skipped)"
     exit $(if ($failed -gt 0) { 1 } else { 0 })
 }
 
@@ -221,15 +224,17 @@ function Invoke-Package {
     Write-Host "Install it: Register-PSResourceRepository -Name JoblibPSLocal -Uri '$OutDir' -Trusted; Install-PSResource JoblibPS -Repository JoblibPSLocal"
 }
 
+# Every bin/ and obj/ folder of the repository, wherever a build or an editor put one (hidden ones too, -Force),
+# never inside .git. Collected first, then removed outermost first: a folder inside one already removed is gone.
 function Invoke-Clean {
-    Write-Step 'Clean: out/ and bin/, obj/ under src/ and tests/'
+    Write-Step 'Clean: out/ and every bin/ and obj/'
     if (Test-Path -LiteralPath $OutDir) { Remove-Item -LiteralPath $OutDir -Recurse -Force }
-    foreach ($dir in 'src', 'tests') {
-        $path = Join-Path $Root $dir
-        if (-not (Test-Path -LiteralPath $path)) { continue }
-        Get-ChildItem -LiteralPath $path -Directory -Recurse -Include 'bin', 'obj' |
-            Where-Object { Test-Path -LiteralPath $_.FullName } |
-            Remove-Item -Recurse -Force
+    $git = Join-Path $Root '.git'
+    $folders = @(Get-ChildItem -LiteralPath $Root -Directory -Recurse -Force |
+            Where-Object { $_.Name -in 'bin', 'obj' -and -not $_.FullName.StartsWith($git + [IO.Path]::DirectorySeparatorChar) -and $_.FullName -ne $git } |
+            Sort-Object { $_.FullName.Length })
+    foreach ($folder in $folders) {
+        if (Test-Path -LiteralPath $folder.FullName) { Remove-Item -LiteralPath $folder.FullName -Recurse -Force }
     }
 }
 

@@ -62,6 +62,8 @@ Register-JoblibBackend -Name custom -Force -Factory {
     }
 
     # After the callback fired, on the pipeline thread: the future is complete, so .Result does not block.
+    # Optional (joblib's example writes it): the default reads a Task's Result, a BatchFuture's GetResult() and a
+    # BatchResult. A BatchFuture has no Result property: $future.Result on one is $null, which breaks the contract.
     $backend | Add-Member -MemberType ScriptMethod -Name RetrieveResultCallback -Value {
         param($future)
         $future.Result

@@ -58,6 +58,8 @@ namespace JoblibPS.Examples
         }
 
         // On the pipeline thread, after the callback fired: the future is complete, so Result does not block.
+        // Optional (joblib's example writes it): the default reads a Task's Result, a BatchFuture's GetResult() and a
+        // BatchResult.
         public override object RetrieveResultCallback(object future)
         {
             return ((Task<object>)future).Result;

@@ -66,6 +66,8 @@ class ThreadPoolBackend : JoblibPS.ParallelBackendBase {
     }
 
     # On the pipeline thread, after the callback fired: the future is complete, so .Result does not block.
+    # Optional (joblib's example writes it): the default reads a Task's Result, a BatchFuture's GetResult() and a
+    # BatchResult. A BatchFuture has no Result property: $future.Result on one is $null, which breaks the contract.
     [object] RetrieveResultCallback([object] $future) {
         return $future.Result
     }

@@ -5,7 +5,7 @@
     Author               = 'JoblibPS contributors'
     CompanyName          = 'JoblibPS'
     Copyright            = '(c) JoblibPS contributors. MIT License.'
-    Description          = 'joblib-style Parallel for PowerShell: batching, ordered streaming, fail-fast abort, timeouts, nesting, and pluggable backends: sequential, threading (runspaces, the default), loky (a reusable pool of pwsh worker processes), multiprocessing (fresh worker processes per call), remote (PowerShell remoting over SSH), and your own.'
+    Description          = 'joblib-style Parallel for PowerShell: batching, ordered streaming, fail-fast abort, timeouts, nesting, and pluggable backends: sequential, threading (runspaces, the default), loky (a reusable pool of pwsh worker processes), multiprocessing (fresh worker processes per call), remote (PowerShell remoting over SSH), and your own. Tested on PowerShell 7.6 on Linux; Windows PowerShell 5.1 loads it but is not tested (see the README).'
     RootModule           = 'JoblibPS.dll'
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')

@@ -43,6 +43,22 @@ Describe 'Help for <Name>' -ForEach $cmdlets {
         }
     }
 
+    It 'says of -<_> what the compiled parameter is: the yaml of its markdown, and whether its text allows wildcards' -ForEach $Parameters {
+        $parameterName = $_
+        # Get-Help takes these facts from the compiled cmdlet (tools/New-MamlHelp.ps1); the markdown must agree.
+        $shown = @($help.parameters.parameter | Where-Object { $_.name -eq $parameterName })[0]
+        $page = Get-Content -LiteralPath (Join-Path $PSScriptRoot "../../docs/cmdlets/$Name.md") -Raw
+        $section = [regex]::Match($page, "(?ms)^### -$parameterName\r?\n(.*?)^``````yaml\r?\n(.*?)^``````").Groups
+        $prose, $yaml = $section[1].Value, $section[2].Value
+        $yaml | Should -Not -BeNullOrEmpty -Because "docs/cmdlets/$Name.md needs a yaml block for -$parameterName"
+        $field = { param($key) if ($yaml -match "(?m)^${key}: *(.*?)\r?$") { $Matches[1].Trim() } }
+        $globbing = $shown.globbing -eq 'true'
+        & $field 'Accept wildcard characters' | Should -Be ([string]$globbing) -Because "-$parameterName is compiled with$(if (-not $globbing) { 'out' }) [SupportsWildcards]"
+        ($prose -match 'wildcard') | Should -Be $globbing -Because "the text of -$parameterName must mention wildcards exactly when it takes them"
+        & $field 'Required' | Should -Be ([string]($shown.required -eq 'true'))
+        (& $field 'Position').ToLowerInvariant() | Should -Be $shown.position.ToLowerInvariant()
+    }
+
     It 'describes -<_>' -ForEach $Parameters {
         $parameterName = $_
         $parameter = @($help.parameters.parameter | Where-Object { $_.name -eq $parameterName })

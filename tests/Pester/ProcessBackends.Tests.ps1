@@ -232,7 +232,7 @@ Describe 'Process backends' {
             $err = $null
             try { 'flat', $deep | Invoke-JoblibParallel { 1 } @loky -BatchSize 2 } catch { $err = $_ }
             $err.FullyQualifiedErrorId | Should -BeLike 'JoblibValueCannotTravel,*'
-            $err.Exception.Message | Should -BeLike 'The input of item* of the call could not be read by a worker process*the item 1 (*Hashtable), 46 objects deep*'
+            $err.Exception.Message | Should -BeLike 'The input of item* of the call could not be read by a worker process*the item 2 (*Hashtable), 46 objects deep*'
             $err.Exception.Message | Should -Not -BeLike '*could not be sent back*'
             $err.TargetObject | Should -Be $deep
             1..4 | Invoke-JoblibParallel { $_ } @loky | Should -Be (1..4)
@@ -356,7 +356,7 @@ Describe 'Process backends' {
             $elapsed = [TimeSpan]::FromTicks([DateTime]::UtcNow.Ticks - [long](Get-Content -LiteralPath $crashAt))
             $err.FullyQualifiedErrorId | Should -BeLike 'JoblibWorkerCrashed,*'
             $err.TargetObject | Should -Be 3
-            $err.Exception.Message | Should -BeLike "*item 2 of the call ('3')*"
+            $err.Exception.Message | Should -BeLike "*item 3 of the call ('3')*"
             $err.Exception.Message | Should -BeLike $Code
             $elapsed.TotalSeconds | Should -BeLessThan 5 -Because 'the process exit is watched, not the runspace (which notices after about 60 s)'
             $out | Should -Be @(1, 2)
@@ -375,7 +375,7 @@ Describe 'Process backends' {
             catch { $err = $_ }
             $err.FullyQualifiedErrorId | Should -BeLike 'JoblibWorkerCrashed,*'
             $err.TargetObject | Should -Be 5
-            $err.Exception.Message | Should -BeLike "*item 4 of the call ('5')*exit code 5*"
+            $err.Exception.Message | Should -BeLike "*item 5 of the call ('5')*exit code 5*"
         }
     }
 

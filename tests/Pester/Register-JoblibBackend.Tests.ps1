@@ -230,6 +230,29 @@ Describe 'Get-JoblibBackend' {
         (Get-JoblibBackend | Format-Table | Out-String) | Should -Match 'Name\s+Source'
     }
 
+    It 'shows the capabilities of a script-method backend, read from the object its factory returned at registration' {
+        Register-JoblibBackend scripted -Force -Factory {
+            $backend = [pscustomobject]@{ UsesThreads = $true; SupportsSharedMem = $true; SupportsRetrieveCallback = $true; DefaultNJobs = 4 }
+            $backend | Add-Member -MemberType ScriptMethod -Name EffectiveNJobs -Value { param([int] $nJobs) $nJobs }
+            $backend | Add-Member -MemberType ScriptMethod -Name Submit -Value { param($task, $callback) $result = $task.Invoke(); $callback.Invoke($result); $result }
+            $backend
+        }
+        try {
+            $info = Get-JoblibBackend scripted
+            $info.Type | Should -Be 'ScriptBlock factory'
+            $info.UsesThreads | Should -BeTrue
+            $info.SupportsSharedMem | Should -BeTrue
+            $info.SupportsRetrieveCallback | Should -BeTrue
+            $info.SupportsTimeout | Should -BeFalse
+            $info.SupportsTimeout | Should -Not -BeNullOrEmpty -Because 'a flag the object leaves out has the base class''s default, not a blank'
+            $info.DefaultNJobs | Should -Be 4
+            # A factory that needs arguments is not run to be listed: its capabilities stay blank.
+            Register-JoblibBackend scripted -Force -Factory { param([Parameter(Mandatory)] [string] $Endpoint) & $NewMini }
+            (Get-JoblibBackend scripted).UsesThreads | Should -BeNullOrEmpty
+        }
+        finally { Unregister-JoblibBackend scripted }
+    }
+
     It 'writes JoblibBackendNotFound for an unknown exact name' {
         Get-JoblibBackend nosuch -ErrorAction SilentlyContinue -ErrorVariable ev
         $ev[0].FullyQualifiedErrorId | Should -Be 'JoblibBackendNotFound,JoblibPS.Commands.GetJoblibBackendCommand'

@@ -66,14 +66,15 @@ namespace JoblibPS.Backends
         /// Runs a script-block factory once at registration when it needs no argument, so that an object lacking a
         /// required script method fails Register-JoblibBackend itself (<see cref="BackendContractException"/>).
         /// Anything else the factory does wrong (throws, returns nothing) is left for its first use to report, with
-        /// the arguments and the runspace of that use.
+        /// the arguments and the runspace of that use. Returns the backend it made (Get-JoblibBackend reads its
+        /// capabilities), or null when the factory needs arguments or failed.
         /// </summary>
-        public static void Probe(ScriptBlock scriptBlock, Func<IDictionary, ParallelBackendBase> factory)
+        public static ParallelBackendBase Probe(ScriptBlock scriptBlock, Func<IDictionary, ParallelBackendBase> factory)
         {
-            if (ScriptParameters(scriptBlock).Any(p => p.Mandatory)) return;
+            if (ScriptParameters(scriptBlock).Any(p => p.Mandatory)) return null;
             try
             {
-                factory(new Hashtable());
+                return factory(new Hashtable());
             }
             catch (BackendContractException)
             {
@@ -82,6 +83,7 @@ namespace JoblibPS.Backends
             catch (Exception)
             {
                 // Reported at first use.
+                return null;
             }
         }
 

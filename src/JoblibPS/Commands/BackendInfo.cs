@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 
 namespace JoblibPS
 {
@@ -17,7 +18,13 @@ namespace JoblibPS
         /// <summary>True for the session's default backend.</summary>
         public bool IsDefault { get; private set; }
 
-        /// <summary>Capabilities, when they can be read without arguments (a parameterless constructor); else null.</summary>
+        /// <summary>
+        /// The backends that Register-JoblibBackend made from a script-block factory to check it, kept per registration
+        /// so their capabilities can be shown; a registration that is replaced takes its entry with it.
+        /// </summary>
+        private static readonly ConditionalWeakTable<BackendRegistration, BackendInfo> ProbedCapabilities = new ConditionalWeakTable<BackendRegistration, BackendInfo>();
+
+        /// <summary>Capabilities, when they can be read without arguments (a parameterless constructor, or a script-block factory that needs none); else null.</summary>
         public bool? UsesThreads { get; private set; }
 
         /// <summary>See <see cref="ParallelBackendBase.SupportsSharedMem"/>.</summary>
@@ -50,15 +57,44 @@ namespace JoblibPS
             ParallelBackendBase probe = Probe(registration.BackendType);
             if (probe != null)
             {
-                info.UsesThreads = probe.UsesThreads;
-                info.SupportsSharedMem = probe.SupportsSharedMem;
-                info.SupportsRetrieveCallback = probe.SupportsRetrieveCallback;
-                info.SupportsTimeout = probe.SupportsTimeout;
-                info.SupportsInnerMaxNumThreads = probe.SupportsInnerMaxNumThreads;
-                info.SupportsReturnGenerator = probe.SupportsReturnGenerator;
-                info.DefaultNJobs = probe.DefaultNJobs;
+                info.CopyCapabilities(probe);
+            }
+            else if (ProbedCapabilities.TryGetValue(registration, out BackendInfo probed))
+            {
+                info.UsesThreads = probed.UsesThreads;
+                info.SupportsSharedMem = probed.SupportsSharedMem;
+                info.SupportsRetrieveCallback = probed.SupportsRetrieveCallback;
+                info.SupportsTimeout = probed.SupportsTimeout;
+                info.SupportsInnerMaxNumThreads = probed.SupportsInnerMaxNumThreads;
+                info.SupportsReturnGenerator = probed.SupportsReturnGenerator;
+                info.DefaultNJobs = probed.DefaultNJobs;
             }
             return info;
+        }
+
+        /// <summary>
+        /// Keeps the capabilities of the backend a script-block factory returned when Register-JoblibBackend ran it
+        /// (a script-method backend gives them as properties of its object, read once then); nothing for null.
+        /// Only the flags are kept, not the backend.
+        /// </summary>
+        internal static void RememberCapabilities(BackendRegistration registration, ParallelBackendBase probe)
+        {
+            if (registration == null || probe == null) return;
+            var capabilities = new BackendInfo();
+            capabilities.CopyCapabilities(probe);
+            ProbedCapabilities.Remove(registration);
+            ProbedCapabilities.Add(registration, capabilities);
+        }
+
+        private void CopyCapabilities(ParallelBackendBase probe)
+        {
+            UsesThreads = probe.UsesThreads;
+            SupportsSharedMem = probe.SupportsSharedMem;
+            SupportsRetrieveCallback = probe.SupportsRetrieveCallback;
+            SupportsTimeout = probe.SupportsTimeout;
+            SupportsInnerMaxNumThreads = probe.SupportsInnerMaxNumThreads;
+            SupportsReturnGenerator = probe.SupportsReturnGenerator;
+            DefaultNJobs = probe.DefaultNJobs;
         }
 
         /// <summary>An instance made only to read capability flags; constructors allocate nothing by contract (resources come with Configure).</summary>

@@ -79,11 +79,13 @@ namespace JoblibPS.Commands
         /// <summary>Functions of the caller's session to define in every worker besides those the block calls by name (wildcards).</summary>
         [Parameter]
         [ValidateNotNull]
+        [SupportsWildcards]
         public string[] ImportFunction { get; set; }
 
         /// <summary>Variables of the caller's session to set in every worker (wildcards).</summary>
         [Parameter]
         [ValidateNotNull]
+        [SupportsWildcards]
         public string[] ImportVariable { get; set; }
 
         /// <summary>Modules (names or paths) every worker imports before its first item.</summary>

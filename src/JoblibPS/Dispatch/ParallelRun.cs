@@ -441,7 +441,7 @@ namespace JoblibPS.Dispatch
                 failedSpan.Attempt = span.Attempt + 1;
                 failedSpan.Avoid = result.Task.RanOn == null ? null : (span.Avoid ?? Array.Empty<string>()).Concat(new[] { result.Task.RanOn }).ToArray();
                 failedSpan.DueTicks = _clock.ElapsedTicks + (long)(delay.TotalSeconds * Stopwatch.Frequency);
-                _writer.WriteVerbose($"Item {failedSpan.First} of the call ({JoblibPS.Describe.Item(item)}) failed on attempt {span.Attempt}: {error.Exception?.Message} Trying again{(delay > TimeSpan.Zero ? $" in {delay.TotalSeconds:0.###} s" : string.Empty)}.");
+                _writer.WriteVerbose(RetryMessage(failedSpan.First, item, error.Exception?.Message, span.Attempt, delay));
                 _retries.Add(failedSpan);
             }
             else
@@ -452,6 +452,17 @@ namespace JoblibPS.Dispatch
             parts.Add(failedSpan);
             if (failed + 1 < span.Count) parts.Add(Resubmitted(span, failed + 1, span.Count - failed - 1));
             _output.Split(span, parts);
+        }
+
+        /// <summary>
+        /// The verbose line for an item that is tried again. Items are numbered from 1 in messages, as the user counts
+        /// them (<paramref name="itemIndex"/> is 0-based); the error's own text gets a full stop when it has none.
+        /// </summary>
+        internal static string RetryMessage(long itemIndex, object item, string error, int attempt, TimeSpan delay)
+        {
+            string reason = (error ?? string.Empty).TrimEnd();
+            if (reason.Length > 0 && ".!?".IndexOf(reason[reason.Length - 1]) < 0) reason += ".";
+            return $"Item {itemIndex + 1} of the call ({JoblibPS.Describe.Item(item)}) failed on attempt {attempt}: {reason} Trying again{(delay > TimeSpan.Zero ? $" in {delay.TotalSeconds:0.###} s" : string.Empty)}.";
         }
 
         /// <summary>While the call already fails: a further failure, which replaces the recorded one when it comes earlier in ordered output.</summary>

@@ -42,22 +42,40 @@ namespace JoblibPS.Dispatch
             if (elapsed < QuietPeriod || elapsed - _last < Interval) return;
             _last = elapsed;
             _shown = true;
-            double rate = done / Math.Max(elapsed.TotalSeconds, 1e-9);
-            var record = new ProgressRecord(ActivityId, "Invoke-JoblibParallel", $"Done {done} items | {rate:0.#} items/s | elapsed {elapsed.TotalSeconds:0.0}s");
             string verbose = $"Done {done} out of {(inputEnded ? seen.ToString() : "?")} | elapsed: {elapsed.TotalSeconds:0.0}s";
+            double rate = done / Math.Max(elapsed.TotalSeconds, 1e-9);
+            if (inputEnded && seen > 0 && rate > 0) verbose += $" remaining: {(seen - done) / rate:0.0}s";
+            _writer.WriteProgress(Record(done, seen, inputEnded, elapsed));
+            _writer.WriteVerbose(verbose);
+        }
+
+        /// <summary>
+        /// The bar for <paramref name="done"/> items done out of <paramref name="seen"/> received. While the input
+        /// still arrives the total is unknown: the bar stays empty (0 %, where -1 would draw it full, which reads as
+        /// done) and the text says the total is not known yet; before the first item is done it says that workers
+        /// may still be starting (a cold loky pool takes seconds).
+        /// </summary>
+        internal static ProgressRecord Record(long done, long seen, bool inputEnded, TimeSpan elapsed)
+        {
+            double rate = done / Math.Max(elapsed.TotalSeconds, 1e-9);
+            var record = new ProgressRecord(ActivityId, "Invoke-JoblibParallel", "Starting");
+            string status;
             if (inputEnded && seen > 0)
             {
                 record.PercentComplete = (int)Math.Min(100, 100 * done / seen);
-                if (rate > 0)
-                {
-                    double remaining = (seen - done) / rate;
-                    record.SecondsRemaining = (int)Math.Ceiling(remaining);
-                    verbose += $" remaining: {remaining:0.0}s";
-                }
-                record.StatusDescription = $"Done {done} of {seen} items | {rate:0.#} items/s";
+                if (rate > 0) record.SecondsRemaining = (int)Math.Ceiling((seen - done) / rate);
+                status = $"Done {done} of {seen} items";
             }
-            _writer.WriteProgress(record);
-            _writer.WriteVerbose(verbose);
+            else
+            {
+                record.PercentComplete = 0;
+                status = $"Done {done} of ? items (input still arriving)";
+            }
+            if (done == 0) status += " | no result yet: workers may still be starting";
+            else status += $" | {rate:0.#} items/s";
+            if (!inputEnded) status += $" | elapsed {elapsed.TotalSeconds:0.0}s";
+            record.StatusDescription = status;
+            return record;
         }
 
         /// <summary>Writes the final verbose line and closes the bar.</summary>

@@ -32,7 +32,7 @@ namespace JoblibPS.Workers
                 string error = SerializationError(task.Items[i]);
                 if (error != null)
                 {
-                    return Failure(task, i, $"The item {task.FirstItemIndex + i} of the call ({JoblibPS.Describe.ItemAndType(task.Items[i])}) cannot be sent to a worker process of backend '{backendName}': serializing it failed ({error}).");
+                    return Failure(task, i, $"The item {task.FirstItemIndex + i + 1} of the call ({JoblibPS.Describe.ItemAndType(task.Items[i])}) cannot be sent to a worker process of backend '{backendName}': serializing it failed ({error}).");
                 }
             }
             for (int i = 0; i < task.ArgumentList.Length; i++)
@@ -40,7 +40,7 @@ namespace JoblibPS.Workers
                 string error = SerializationError(task.ArgumentList[i]);
                 if (error != null)
                 {
-                    return Failure(task, 0, $"The -ArgumentList value {i + 1} ({JoblibPS.Describe.ItemAndType(task.ArgumentList[i])}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex}: serializing it failed ({error}).");
+                    return Failure(task, 0, $"The -ArgumentList value {i + 1} ({JoblibPS.Describe.ItemAndType(task.ArgumentList[i])}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex + 1}: serializing it failed ({error}).");
                 }
             }
             foreach (DictionaryEntry entry in task.UsingValues)
@@ -48,15 +48,15 @@ namespace JoblibPS.Workers
                 string error = SerializationError(entry.Value);
                 if (error != null)
                 {
-                    return Failure(task, 0, $"A $using: value ({JoblibPS.Describe.ItemAndType(entry.Value)}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex}: serializing it failed ({error}).");
+                    return Failure(task, 0, $"A $using: value ({JoblibPS.Describe.ItemAndType(entry.Value)}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex + 1}: serializing it failed ({error}).");
                 }
             }
-            string items = task.Count == 1 ? $"item {task.FirstItemIndex}" : $"items {task.FirstItemIndex} to {task.FirstItemIndex + task.Count - 1}";
+            string items = task.Count == 1 ? $"item {task.FirstItemIndex + 1}" : $"items {task.FirstItemIndex + 1} to {task.FirstItemIndex + task.Count}";
             if (WorkerCouldNotRead(result.Error?.Exception))
             {
                 // The values serialized, but the worker could not read the message: name the most deeply nested one.
                 var sent = new List<(string Name, object Value, int ItemIndex)>();
-                for (int i = 0; i < task.Count; i++) sent.Add(($"the item {task.FirstItemIndex + i}", task.Items[i], i));
+                for (int i = 0; i < task.Count; i++) sent.Add(($"the item {task.FirstItemIndex + i + 1}", task.Items[i], i));
                 for (int i = 0; i < task.ArgumentList.Length; i++) sent.Add(($"the -ArgumentList value {i + 1}", task.ArgumentList[i], 0));
                 foreach (DictionaryEntry entry in task.UsingValues) sent.Add(("a $using: value", entry.Value, 0));
                 var (what, value, index) = sent.OrderByDescending(one => ObjectNesting(one.Value)).First();

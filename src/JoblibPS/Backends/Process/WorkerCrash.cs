@@ -59,11 +59,11 @@ namespace JoblibPS.Backends.Process
             string what;
             if (task.Count == 1 || runningItem >= 0)
             {
-                what = $"item {task.FirstItemIndex + index} of the call ({JoblibPS.Describe.Item(item)})";
+                what = $"item {task.FirstItemIndex + index + 1} of the call ({JoblibPS.Describe.Item(item)})";
             }
             else
             {
-                what = $"a batch of {task.Count} items (items {task.FirstItemIndex} to {task.FirstItemIndex + task.Count - 1} of the call, the first {JoblibPS.Describe.Item(item)})";
+                what = $"a batch of {task.Count} items (items {task.FirstItemIndex + 1} to {task.FirstItemIndex + task.Count} of the call, the first {JoblibPS.Describe.Item(item)})";
             }
             string message =
                 $"A worker process of backend '{backendName}' (pid {worker.ProcessId}) ended while it ran {what}: {DescribeExit(exitCode)}. " +

@@ -371,8 +371,8 @@ namespace JoblibPS.Backends.Remote
         private static string DescribeItems(BatchTask task)
         {
             return task.Count == 1
-                ? $"item {task.FirstItemIndex} of the call"
-                : $"items {task.FirstItemIndex} to {task.FirstItemIndex + task.Count - 1} of the call";
+                ? $"item {task.FirstItemIndex + 1} of the call"
+                : $"items {task.FirstItemIndex + 1} to {task.FirstItemIndex + task.Count} of the call";
         }
 
         private static string Describe(RunspaceStateInfo info)
