@@ -94,6 +94,44 @@ Describe 'Fault matrix' {
         @($r.Warnings | Where-Object { $_ -like '1 worker thread did not stop within 1 s*abandoned and never reused*1 of this backend''s threads are stuck now*' }).Count | Should -Be 1 -Because "the warnings were: $($r.Warnings -join ' | ')"
     }
 
+    It 'threading, -OnError Continue: an item stuck in a .NET call is a non-terminating JoblibTaskTimeout in its place, and every other item is written' {
+        $errors = $null
+        $out = 1..6 | Invoke-JoblibParallel { if ($_ -eq 2) { [Threading.Thread]::Sleep(15000) }; $_ } -Backend threading -NJobs 2 -BatchSize 1 -TimeoutSeconds 1 -OnError Continue -ErrorVariable errors -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $out | Should -Be @(1, 3, 4, 5, 6)
+        @($errors).Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'JoblibTaskTimeout,*'
+        $errors[0].TargetObject | Should -Be 2
+    }
+
+    It 'threading, -AsJob (where -OnError Continue is the default): an item stuck in a .NET call fails its own child job only; every other item is received' {
+        $job = 1..4 | Invoke-JoblibParallel { if ($_ -eq 2) { [Threading.Thread]::Sleep(15000) }; $_ } -Backend threading -NJobs 2 -BatchSize 1 -TimeoutSeconds 1 -AsJob
+        try {
+            $null = $job | Wait-Job -Timeout 30
+            @($job.ChildJobs | ForEach-Object State) | Should -Be @('Completed', 'Failed', 'Completed', 'Completed')
+            $errors = $null
+            $out = $job | Receive-Job -ErrorVariable errors -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+            $out | Should -Be @(1, 3, 4)
+            @($errors | Where-Object { "$($_.FullyQualifiedErrorId)" -like 'JoblibTaskTimeout*' }).Count | Should -Be 1
+        }
+        finally { $job | Remove-Job -Force }
+    }
+
+    It 'fail-fast with an earlier item waiting for its retry: every item before the failing one is written, once and in order' {
+        $m = [hashtable]::Synchronized(@{})
+        $err = $null
+        $out = @(try {
+                0..9 | Invoke-JoblibParallel -NJobs 4 -BatchSize 1 -Retry 1 -RetryDelaySeconds 1 {
+                    $m = $using:m
+                    if ($_ -eq 1 -and -not $m.s) { $m.s = 1; Start-Sleep -Milliseconds 500; throw 'once' }
+                    if ($_ -eq 5) { throw 'always' }
+                    $_
+                }
+            } catch { $err = $_ })
+        $out | Should -Be @(0, 1, 2, 3, 4)
+        $err.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskFailed,*'
+        $err.TargetObject | Should -Be 5
+    }
+
     It 'threading: a call whose items all stopped in time writes no stuck-thread warning' {
         $r = Measure-JoblibFault -Name stopped-in-time -Fault { 1..4 | Invoke-JoblibParallel { if ($_ -eq 2) { Start-Sleep -Seconds 15 }; $_ } -Backend threading -NJobs 2 -BatchSize 1 -TimeoutSeconds 1 } -Next $nextThreading
         $r.ErrorId | Should -Be 'JoblibTaskTimeout'

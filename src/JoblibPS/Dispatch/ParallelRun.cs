@@ -62,6 +62,7 @@ namespace JoblibPS.Dispatch
         private bool _upstreamSlow;
         private bool _inputEnded;
         private long _completedItems;
+        private int _stalledBatches;
         private TimeSpan _workerTime;
 
         /// <summary>
@@ -125,6 +126,9 @@ namespace JoblibPS.Dispatch
             ReportGcPauses();
             _progress.Finish(_nextItemIndex, _nextBatchIndex);
             _writer.WriteVerbose(_policy.Summary());
+            // Batches the stall guard gave up on are still the backend's: abort them, so its workers are whole again
+            // (a stuck one replaced) and the backend says which threads it had to abandon.
+            if (_stalledBatches > 0) _session.Abort();
             _session.End();
         }
 
@@ -619,6 +623,7 @@ namespace JoblibPS.Dispatch
                 BatchTask task = oldest.Task;
                 _inFlight.TryRemove(task, out _);
                 _running--;
+                _stalledBatches++;
                 _lastActivityTicks = _clock.ElapsedTicks;
                 task.RequestStop();
                 _writer.WriteDebug($"Batch {task.BatchIndex} made no progress for {sinceProgress.TotalSeconds:0.0}s: its item counts as timed out.");
