@@ -120,4 +120,4 @@ $rows | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
 Write-Host "Load average at end: $((Get-BenchLoadAverage -Fields 3) ?? 'n/a')"
 Write-Host ("Raw seconds: sequential {0}; loky {1}; loky without GC budget {2}; sleep call {3}; trivial call {4}; pwsh start {5}; cold multiprocessing {6}" -f
     ($sequential -join '/'), ($lokyTimes -join '/'), ($noGcTimes -join '/'), ($sleepTimes -join '/'), ($emptyTimes -join '/'), ($startTimes -join '/'), ($coldTimes -join '/'))
-[JoblibPS.Backends.Process.ProcessPools]::ShutdownAll()
+[JoblibPS.ParallelBackendBase].Assembly.GetType('JoblibPS.Backends.Process.ProcessPools', $true)::ShutdownAll()

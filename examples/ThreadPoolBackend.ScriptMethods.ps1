@@ -37,7 +37,7 @@ Register-JoblibBackend -Name custom -Force -Factory {
     # Required: how many tasks may run at once (-1 = every CPU, -k = all CPUs but k-1).
     $backend | Add-Member -MemberType ScriptMethod -Name EffectiveNJobs -Value {
         param([int] $nJobs)
-        [JoblibPS.Dispatch.NJobs]::Resolve($nJobs)
+        [JoblibPS.NJobs]::Resolve($nJobs)
     }
 
     # Before every Invoke-JoblibParallel call: an executor running at most $n tasks at once.

@@ -12,7 +12,6 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.Threading.Tasks;
-using JoblibPS.Dispatch;
 
 namespace JoblibPS.Examples
 {

@@ -42,7 +42,7 @@ class ThreadPoolBackend : JoblibPS.ParallelBackendBase {
 
     # The one abstract member: how many tasks may run at once (-1 = every CPU, -k = all CPUs but k-1).
     [int] EffectiveNJobs([int] $nJobs) {
-        return [JoblibPS.Dispatch.NJobs]::Resolve($nJobs)
+        return [JoblibPS.NJobs]::Resolve($nJobs)
     }
 
     # Called before every Invoke-JoblibParallel call: an executor running at most $n tasks at once.

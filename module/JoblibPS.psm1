@@ -1,14 +1,18 @@
 # The script part of JoblibPS: Use-JoblibConfig must run the caller's block in the caller's own scope (like
 # Python's `with`), with its output streaming down the pipeline. A function of a module can do that by
 # dot-sourcing the block, which binds to the caller's session state; a compiled cmdlet cannot. All rules live
-# in [JoblibPS.Config.ConfigScope]; this function only opens the scope, runs the block and closes the scope.
+# in JoblibPS.Config.ConfigScope; this function only opens the scope, runs the block and closes the scope.
+# ConfigScope and the backend-name completer are internal to the assembly (its public surface is the contract a
+# backend author sees, src/JoblibPS/PublicAPI.txt): the script reaches them by reflection, once, at import.
+$script:JoblibAssembly = [JoblibPS.ParallelBackendBase].Assembly
+$script:OpenConfigScope = $script:JoblibAssembly.GetType('JoblibPS.Config.ConfigScope', $true).GetMethod('Open')
+$script:BackendNameCompleter = [Activator]::CreateInstance($script:JoblibAssembly.GetType('JoblibPS.Commands.BackendNameCompleter', $true))
 
 function Use-JoblibConfig {
     # .ExternalHelp JoblibPS.dll-Help.xml
     [CmdletBinding()]
     param(
         [Parameter(Position = 0)]
-        [ArgumentCompleter([JoblibPS.Commands.BackendNameCompleter])]
         [object] $Backend,
 
         [Parameter(Position = 1)]
@@ -42,7 +46,7 @@ function Use-JoblibConfig {
 
     # Open throws an exception that carries the ErrorRecord to report (bad input, a backend that cannot be made).
     try {
-        $__joblibScope = [JoblibPS.Config.ConfigScope]::Open($PSCmdlet, $Backend, $PSBoundParameters)
+        $__joblibScope = $script:OpenConfigScope.Invoke($null, @($PSCmdlet, $Backend, $PSBoundParameters))
     }
     catch {
         $__joblibError = $_.Exception
@@ -55,6 +59,11 @@ function Use-JoblibConfig {
     finally {
         $__joblibScope.Close()
     }
+}
+
+Register-ArgumentCompleter -CommandName Use-JoblibConfig -ParameterName Backend -ScriptBlock {
+    param($commandName, $parameterName, $wordToComplete, $commandAst, $fakeBoundParameters)
+    $script:BackendNameCompleter.CompleteArgument($commandName, $parameterName, $wordToComplete, $commandAst, $fakeBoundParameters)
 }
 
 Export-ModuleMember -Function Use-JoblibConfig

@@ -6,8 +6,8 @@ using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Threading;
 using System.Threading.Tasks;
-using JoblibPS.Execution;
 using Xunit;
+using JoblibPS.Runspaces;
 
 namespace JoblibPS.Tests
 {

@@ -5,6 +5,7 @@ using System.Management.Automation.Runspaces;
 using System.Reflection;
 using JoblibPS.Output;
 using Xunit;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Tests
 {

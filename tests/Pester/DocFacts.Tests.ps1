@@ -1,6 +1,6 @@
 # The facts the docs state about the module are checked against the compiled module, so the two cannot drift:
 # the built-in backends and their DefaultNJobs (Get-JoblibBackend), the error ids (the public constants of
-# JoblibPS.ErrorIds), the auto-batching constants (JoblibPS.Dispatch.AutoBatchSizer) and the process backends'
+# JoblibPS.ErrorIds), the auto-batching constants (JoblibPS.AutoBatchSizer) and the process backends'
 # defaults (JoblibPS.Backends.Process.ProcessBackendOptions). Conventions the docs follow for this:
 # - a list of the built-in backends is written "built-in backends (`a`, `b`, ...)";
 # - about_JoblibPS_Backends has the table "### Built-in backends": | `name` | workers | DefaultNJobs | batches |;
@@ -66,7 +66,7 @@ Describe 'Docs agree with the compiled module' {
             $info = Get-JoblibBackend -Name $name
             [int]$row[2] | Should -Be $info.DefaultNJobs -Because "the DefaultNJobs of '$name'"
             # An instance made as Get-JoblibBackend makes one: constructors allocate nothing (resources come with Configure).
-            $backend = [Activator]::CreateInstance([JoblibPS.BackendRegistry]::Find($name).BackendType)
+            $backend = [Activator]::CreateInstance((Get-JoblibInternalType JoblibPS.Backends.BackendRegistry)::Find($name).BackendType)
             $sizer = [JoblibPS.ParallelBackendBase].GetProperty('AutoBatcher', [System.Reflection.BindingFlags] 'NonPublic, Instance').GetValue($backend)
             $row[3] | Should -Be ('{0} to {1} s' -f $sizer.MinIdealBatchDuration.TotalSeconds, $sizer.MaxIdealBatchDuration.TotalSeconds) -Because "the batch durations of '$name'"
         }
@@ -80,7 +80,7 @@ Describe 'Docs agree with the compiled module' {
     }
 
     It 'about_JoblibPS states the auto-batching constants the engine uses' {
-        $sizer = [JoblibPS.Dispatch.AutoBatchSizer]
+        $sizer = [JoblibPS.AutoBatchSizer]
         $text = Get-DocText (Join-Path $repoRoot 'docs/about_JoblibPS.md')
         $backendsText = Get-DocText (Join-Path $repoRoot 'docs/about_JoblibPS_Backends.md')
         $claims = @(
@@ -93,7 +93,7 @@ Describe 'Docs agree with the compiled module' {
     }
 
     It 'the process backends'' argument table of about_JoblibPS_Backends gives the defaults the module uses' {
-        $options = [JoblibPS.Backends.Process.ProcessBackendOptions]
+        $options = (Get-JoblibInternalType JoblibPS.Backends.Process.ProcessBackendOptions)
         $rows = @(Get-MarkdownTable -Path (Join-Path $repoRoot 'docs/about_JoblibPS_Backends.md') -Pattern '^\| argument +\| backends')
         ($rows | Where-Object { $_[0] -eq 'IdleTimeoutSeconds' })[2] | Should -Be ([string]$options::DefaultIdleTimeoutSeconds)
         $environment = ($options::DefaultWorkerEnvironment.GetEnumerator() | ForEach-Object { "$($_.Key)=$($_.Value)" }) -join ', '
@@ -101,7 +101,7 @@ Describe 'Docs agree with the compiled module' {
     }
 
     It 'the cmdlet help states the batching targets the engine uses, per kind of backend' {
-        $sizer = [JoblibPS.Dispatch.AutoBatchSizer]
+        $sizer = [JoblibPS.AutoBatchSizer]
         $text = Get-DocText (Join-Path $repoRoot 'docs/cmdlets/Invoke-JoblibParallel.md')
         $inProcess = '{0} to {1} s per batch, with at most {2:N0} items' -f $sizer::InProcessMinIdealBatchDuration.TotalSeconds, $sizer::InProcessMaxIdealBatchDuration.TotalSeconds, $sizer::InProcessMaxBatchSize
         $joblib = 'joblib''s {0} to {1} s' -f $sizer::JoblibMinIdealBatchDuration.TotalSeconds, $sizer::JoblibMaxIdealBatchDuration.TotalSeconds
@@ -111,7 +111,7 @@ Describe 'Docs agree with the compiled module' {
     }
 
     It 'every batch target a doc states is one the engine uses' {
-        $sizer = [JoblibPS.Dispatch.AutoBatchSizer]
+        $sizer = [JoblibPS.AutoBatchSizer]
         $known = @(
             '{0} to {1}' -f $sizer::InProcessMinIdealBatchDuration.TotalSeconds, $sizer::InProcessMaxIdealBatchDuration.TotalSeconds
             '{0} to {1}' -f $sizer::JoblibMinIdealBatchDuration.TotalSeconds, $sizer::JoblibMaxIdealBatchDuration.TotalSeconds
@@ -128,7 +128,7 @@ Describe 'Docs agree with the compiled module' {
     }
 
     It 'the default values in the cmdlet help are the compiled cmdlets'' defaults' {
-        $defaultBackend = [JoblibPS.BackendRegistry]::DefaultBuiltInName
+        $defaultBackend = (Get-JoblibInternalType JoblibPS.Backends.BackendRegistry)::DefaultBuiltInName
         $defaultNJobs = (Get-JoblibBackend -Name $defaultBackend).DefaultNJobs
         $checked = 0
         foreach ($command in Get-Command -Module JoblibPS) {
@@ -183,7 +183,7 @@ Describe 'Docs agree with the compiled module' {
     }
 
     It 'every gen0 budget a doc gives is the one worker processes get by default' {
-        $default = [JoblibPS.Backends.Process.ProcessBackendOptions]::DefaultWorkerEnvironment['DOTNET_GCgen0size']
+        $default = (Get-JoblibInternalType JoblibPS.Backends.Process.ProcessBackendOptions)::DefaultWorkerEnvironment['DOTNET_GCgen0size']
         $values = @(foreach ($file in $docFiles) {
                 [regex]::Matches((Get-DocText $file.FullName), 'DOTNET_GCgen0size(?: = |=)''?(0x[0-9A-Fa-f]+)') | ForEach-Object { $_.Groups[1].Value }
             })

@@ -188,5 +188,15 @@ function Get-VerboseMessage {
     }
 }
 
-Export-ModuleMember -Function Get-JoblibTestModulePath, Get-JoblibBuiltModulePath, Get-JoblibTestPwshPath, Import-JoblibTestModule, Get-JoblibLeakSnapshot, Assert-NoJoblibLeak,
+<#
+.SYNOPSIS
+An internal type of the module's assembly, for tests that read its constants or call its test hooks: the public
+surface is the backend contract only (src/JoblibPS/PublicAPI.txt), so such types have no type literal.
+#>
+function Get-JoblibInternalType {
+    param([Parameter(Mandatory)] [string] $FullName)
+    [JoblibPS.ParallelBackendBase].Assembly.GetType($FullName, $true)
+}
+
+Export-ModuleMember -Function Get-JoblibTestModulePath, Get-JoblibInternalType, Get-JoblibBuiltModulePath, Get-JoblibTestPwshPath, Import-JoblibTestModule, Get-JoblibLeakSnapshot, Assert-NoJoblibLeak,
     Invoke-JoblibLeakWorkload, Assert-JoblibWorkloadStable, Get-JoblibExpectedNJobs, Get-VerboseMessage

@@ -7,7 +7,7 @@ using System.Management.Automation.Language;
 using System.Collections.ObjectModel;
 using System.Management.Automation.Runspaces;
 using System.Reflection;
-using JoblibPS.Execution;
+using JoblibPS.Runspaces;
 
 namespace JoblibPS.Backends
 {

@@ -6,21 +6,10 @@ using System.Runtime.CompilerServices;
 using JoblibPS.Backends.Sequential;
 using JoblibPS.Backends.Threading;
 
-namespace JoblibPS
+namespace JoblibPS.Backends
 {
-    /// <summary>Where a registered backend comes from.</summary>
-    public enum BackendSource
-    {
-        /// <summary>Shipped with JoblibPS.</summary>
-        BuiltIn,
-        /// <summary>Registered with Register-JoblibBackend.</summary>
-        Registered,
-        /// <summary>Registered lazily: its module registers the real factory when first used.</summary>
-        External,
-    }
-
     /// <summary>One registered backend: its name and how to create an instance from backend arguments.</summary>
-    public sealed class BackendRegistration
+    internal sealed class BackendRegistration
     {
         internal BackendRegistration(string name, BackendSource source, Type backendType, Func<IDictionary, ParallelBackendBase> factory, string moduleName = null)
         {
@@ -51,7 +40,7 @@ namespace JoblibPS
     /// worker runspace can name any backend its caller registered. The built-ins are registered the same way as
     /// user backends. Thread-safe.
     /// </summary>
-    public static class BackendRegistry
+    internal static class BackendRegistry
     {
         /// <summary>The name of the default backend when nothing else is set.</summary>
         public const string DefaultBuiltInName = "threading";

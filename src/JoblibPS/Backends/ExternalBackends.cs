@@ -2,7 +2,7 @@ using System;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 
-namespace JoblibPS
+namespace JoblibPS.Backends
 {
     /// <summary>
     /// joblib's EXTERNAL_BACKENDS: a backend registered by name and module only. Its first use imports the module

@@ -4,7 +4,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
-using JoblibPS.Execution;
+using JoblibPS.Runspaces;
 
 namespace JoblibPS.Backends
 {

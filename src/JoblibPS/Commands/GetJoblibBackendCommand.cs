@@ -1,5 +1,7 @@
 using System.Linq;
 using System.Management.Automation;
+using JoblibPS.Backends;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Commands
 {

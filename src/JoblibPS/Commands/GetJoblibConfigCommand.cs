@@ -7,6 +7,7 @@ using System.Management.Automation.Runspaces;
 using System.Security;
 using System.Text.RegularExpressions;
 using JoblibPS.Config;
+using JoblibPS.Backends;
 
 namespace JoblibPS.Commands
 {

@@ -2,10 +2,11 @@ using System;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using JoblibPS.Config;
-using JoblibPS.Dispatch;
-using JoblibPS.Execution;
 using JoblibPS.Jobs;
 using JoblibPS.Output;
+using JoblibPS.Engine;
+using JoblibPS.Caller;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Commands
 {

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using JoblibPS.Execution;
+using JoblibPS.Runspaces;
 
 namespace JoblibPS.Commands
 {

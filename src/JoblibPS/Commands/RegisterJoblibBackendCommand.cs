@@ -2,6 +2,7 @@ using System;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using JoblibPS.Backends;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Commands
 {

@@ -1,4 +1,6 @@
 using System.Management.Automation;
+using JoblibPS.Backends;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Commands
 {

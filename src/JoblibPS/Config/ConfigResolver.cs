@@ -2,6 +2,8 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.Management.Automation;
+using JoblibPS.Backends;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Config
 {

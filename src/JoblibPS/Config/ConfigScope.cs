@@ -2,8 +2,10 @@ using System;
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
+using JoblibPS.Backends;
+using JoblibPS.Engine;
+using JoblibPS.Errors;
 
-using JoblibPS.Dispatch;
 
 namespace JoblibPS.Config
 {
@@ -12,7 +14,7 @@ namespace JoblibPS.Config
     /// caller's scope, closed (frame popped, backend terminated) after it, also when it throws or is stopped.
     /// Used by the Use-JoblibConfig function of JoblibPS.psm1; all rules live here.
     /// </summary>
-    public sealed class ConfigScope
+    internal sealed class ConfigScope
     {
         private readonly Runspace _runspace;
         private readonly int _depth;

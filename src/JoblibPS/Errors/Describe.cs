@@ -2,7 +2,7 @@ using System;
 using System.Management.Automation;
 using System.Reflection;
 
-namespace JoblibPS
+namespace JoblibPS.Errors
 {
     /// <summary>How messages name things: one place for every error and warning JoblibPS writes.</summary>
     internal static class Describe

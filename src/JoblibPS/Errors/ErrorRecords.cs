@@ -1,9 +1,10 @@
 using System;
 using System.Management.Automation;
 using System.Reflection;
-using JoblibPS.Execution;
+using JoblibPS.Backends;
+using JoblibPS.Driver;
 
-namespace JoblibPS
+namespace JoblibPS.Errors
 {
     /// <summary>Builds the ErrorRecords JoblibPS reports, so ids, categories and messages live in one place.</summary>
     internal static class ErrorRecords
@@ -99,7 +100,7 @@ namespace JoblibPS
         }
 
         /// <summary>
-        /// The error for a script block handed to workers (see <see cref="ScriptBlockValues"/>): <paramref name="what"/>
+        /// The error for a script block handed to workers (see <see cref="Caller.ScriptBlockValues"/>): <paramref name="what"/>
         /// names it ("$using:sb", "Input item 3", "-ArgumentList value 0 element [1]").
         /// </summary>
         public static ErrorRecord ScriptBlockCannotTravel(string what, object target)

@@ -4,8 +4,8 @@ using System.Collections.Generic;
 using System.Management.Automation;
 using System.Threading;
 using JoblibPS.Config;
-using JoblibPS.Dispatch;
 using JoblibPS.Output;
+using JoblibPS.Engine;
 
 namespace JoblibPS.Jobs
 {

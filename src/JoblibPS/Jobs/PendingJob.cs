@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Management.Automation;
 using JoblibPS.Config;
-using JoblibPS.Dispatch;
+using JoblibPS.Engine;
 
 namespace JoblibPS.Jobs
 {

@@ -3,6 +3,7 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Workers
 {
@@ -32,7 +33,7 @@ namespace JoblibPS.Workers
                 string error = SerializationError(task.Items[i]);
                 if (error != null)
                 {
-                    return Failure(task, i, $"The item {task.FirstItemIndex + i + 1} of the call ({JoblibPS.Describe.ItemAndType(task.Items[i])}) cannot be sent to a worker process of backend '{backendName}': serializing it failed ({error}).");
+                    return Failure(task, i, $"The item {task.FirstItemIndex + i + 1} of the call ({Describe.ItemAndType(task.Items[i])}) cannot be sent to a worker process of backend '{backendName}': serializing it failed ({error}).");
                 }
             }
             for (int i = 0; i < task.ArgumentList.Length; i++)
@@ -40,7 +41,7 @@ namespace JoblibPS.Workers
                 string error = SerializationError(task.ArgumentList[i]);
                 if (error != null)
                 {
-                    return Failure(task, 0, $"The -ArgumentList value {i + 1} ({JoblibPS.Describe.ItemAndType(task.ArgumentList[i])}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex + 1}: serializing it failed ({error}).");
+                    return Failure(task, 0, $"The -ArgumentList value {i + 1} ({Describe.ItemAndType(task.ArgumentList[i])}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex + 1}: serializing it failed ({error}).");
                 }
             }
             foreach (DictionaryEntry entry in task.UsingValues)
@@ -48,7 +49,7 @@ namespace JoblibPS.Workers
                 string error = SerializationError(entry.Value);
                 if (error != null)
                 {
-                    return Failure(task, 0, $"A $using: value ({JoblibPS.Describe.ItemAndType(entry.Value)}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex + 1}: serializing it failed ({error}).");
+                    return Failure(task, 0, $"A $using: value ({Describe.ItemAndType(entry.Value)}) cannot be sent to a worker process of backend '{backendName}' with item {task.FirstItemIndex + 1}: serializing it failed ({error}).");
                 }
             }
             string items = task.Count == 1 ? $"item {task.FirstItemIndex + 1}" : $"items {task.FirstItemIndex + 1} to {task.FirstItemIndex + task.Count}";
@@ -62,11 +63,11 @@ namespace JoblibPS.Workers
                 var (what, value, index) = sent.OrderByDescending(one => ObjectNesting(one.Value)).First();
                 int deepest = ObjectNesting(value);
                 return Failure(task, index,
-                    $"The input of {items} of the call could not be read by a worker process of backend '{backendName}': {reason}. The most deeply nested value sent was {what} ({JoblibPS.Describe.ItemAndType(value)}), " +
+                    $"The input of {items} of the call could not be read by a worker process of backend '{backendName}': {reason}. The most deeply nested value sent was {what} ({Describe.ItemAndType(value)}), " +
                     $"{deepest} objects deep. PowerShell's remoting refuses a message nested 50 objects deep, counting the message's own levels, so values nested more than about 40 deep cannot travel: " +
                     "flatten the value, or send it as text (ConvertTo-Json -Depth 100) and rebuild it in the block.");
             }
-            return Failure(task, 0, $"The output of {items} of the call ({JoblibPS.Describe.ItemAndType(task.Items[0])}{(task.Count > 1 ? ", ..." : string.Empty)}) could not be sent back from a worker process of backend '{backendName}': {reason ?? "nothing arrived"}. An output object that throws when it is enumerated or read cannot be serialized.");
+            return Failure(task, 0, $"The output of {items} of the call ({Describe.ItemAndType(task.Items[0])}{(task.Count > 1 ? ", ..." : string.Empty)}) could not be sent back from a worker process of backend '{backendName}': {reason ?? "nothing arrived"}. An output object that throws when it is enumerated or read cannot be serialized.");
         }
 
         private static BatchResult Failure(BatchTask task, int index, string message)

@@ -1,5 +1,6 @@
 using System;
 using Xunit;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Tests.Errors
 {

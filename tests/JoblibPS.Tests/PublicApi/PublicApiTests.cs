@@ -35,6 +35,18 @@ namespace JoblibPS.Tests.PublicApi
                 "Removed:" + Environment.NewLine + string.Join(Environment.NewLine, removed.Select(r => "  - " + r)));
         }
 
+        /// <summary>
+        /// The public surface is the contract a backend author and a user see: the base class and what it hands
+        /// around, the built-in backends, the cmdlets and the objects they output. Plumbing stays internal (the
+        /// psm1 reaches what it needs by reflection), so the count stays small.
+        /// </summary>
+        [Fact]
+        public void ThePublicSurfaceHasThirtyTypesAtMost()
+        {
+            Type[] types = typeof(ParallelBackendBase).Assembly.GetExportedTypes();
+            Assert.True(types.Length <= 30, $"{types.Length} public types: " + string.Join(", ", types.Select(t => t.FullName).OrderBy(n => n, StringComparer.Ordinal)));
+        }
+
         internal static IEnumerable<string> Describe(Assembly assembly)
         {
             var lines = new List<string>();

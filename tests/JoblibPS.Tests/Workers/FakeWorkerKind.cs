@@ -4,8 +4,9 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading;
-using JoblibPS.Execution;
 using JoblibPS.Workers;
+using JoblibPS.Caller;
+using JoblibPS.Driver;
 
 namespace JoblibPS.Tests.Workers
 {

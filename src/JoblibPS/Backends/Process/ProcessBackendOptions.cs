@@ -13,7 +13,7 @@ namespace JoblibPS.Backends.Process
     /// dictionary the registry's factory receives. Immutable once read; two option sets with the same values
     /// are <see cref="SameWorkers">interchangeable</see>, which is what lets later calls reuse loky's pool.
     /// </summary>
-    public sealed class ProcessBackendOptions
+    internal sealed class ProcessBackendOptions
     {
         /// <summary>
         /// How long an idle loky worker stays: joblib gives loky's reusable executor 300 s, and the same trade-off

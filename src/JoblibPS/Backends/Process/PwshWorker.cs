@@ -5,7 +5,7 @@ using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Reflection;
 using System.Threading;
-using JoblibPS.Execution;
+using JoblibPS.Driver;
 
 namespace JoblibPS.Backends.Process
 {

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
 using System.Runtime.InteropServices;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Backends.Process
 {
@@ -10,7 +11,7 @@ namespace JoblibPS.Backends.Process
     /// A worker process ended while it ran a batch (killed, out of memory, a stack overflow, <c>[Environment]::Exit</c>):
     /// joblib's TerminatedWorkerError. Its error id is <see cref="ErrorIds.WorkerCrashed"/>; the item is the target.
     /// </summary>
-    public sealed class WorkerCrashedException : Exception, IContainsErrorRecord
+    internal sealed class WorkerCrashedException : Exception, IContainsErrorRecord
     {
         internal WorkerCrashedException(string message, int? exitCode, int processId, object item)
             : base(message)
@@ -31,10 +32,10 @@ namespace JoblibPS.Backends.Process
     }
 
     /// <summary>A worker process could not start (a wrong PwshPath, a pwsh that fails at start-up, JoblibPS failing to import there).</summary>
-    public sealed class WorkerStartException : Exception, IContainsErrorRecord
+    internal sealed class WorkerStartException : Exception, IContainsErrorRecord
     {
         internal WorkerStartException(string backendName, string pwshPath, Exception inner)
-            : base($"A worker process of backend '{backendName}' could not start ('{pwshPath}'): {JoblibPS.Describe.Innermost(inner).Message} Check the backend argument PwshPath and that JoblibPS imports in that pwsh.", JoblibPS.Describe.Innermost(inner))
+            : base($"A worker process of backend '{backendName}' could not start ('{pwshPath}'): {Describe.Innermost(inner).Message} Check the backend argument PwshPath and that JoblibPS imports in that pwsh.", Describe.Innermost(inner))
         {
             ErrorRecord = new ErrorRecord(this, ErrorIds.WorkerStartFailed, ErrorCategory.ResourceUnavailable, pwshPath);
         }
@@ -59,11 +60,11 @@ namespace JoblibPS.Backends.Process
             string what;
             if (task.Count == 1 || runningItem >= 0)
             {
-                what = $"item {task.FirstItemIndex + index + 1} of the call ({JoblibPS.Describe.Item(item)})";
+                what = $"item {task.FirstItemIndex + index + 1} of the call ({Describe.Item(item)})";
             }
             else
             {
-                what = $"a batch of {task.Count} items (items {task.FirstItemIndex + 1} to {task.FirstItemIndex + task.Count} of the call, the first {JoblibPS.Describe.Item(item)})";
+                what = $"a batch of {task.Count} items (items {task.FirstItemIndex + 1} to {task.FirstItemIndex + task.Count} of the call, the first {Describe.Item(item)})";
             }
             string message =
                 $"A worker process of backend '{backendName}' (pid {worker.ProcessId}) ended while it ran {what}: {DescribeExit(exitCode)}. " +

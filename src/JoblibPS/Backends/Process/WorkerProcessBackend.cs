@@ -3,8 +3,8 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
-using JoblibPS.Dispatch;
 using JoblibPS.Workers;
+using JoblibPS.Engine;
 
 namespace JoblibPS.Backends.Process
 {
@@ -46,7 +46,7 @@ namespace JoblibPS.Backends.Process
         }
 
         /// <summary>The backend arguments this instance was created with.</summary>
-        public ProcessBackendOptions Options { get; }
+        internal ProcessBackendOptions Options { get; }
 
         internal WorkerPool Pool { get; private set; }
 

@@ -6,8 +6,9 @@ using System.Globalization;
 using System.Linq;
 using System.Threading;
 using System.Management.Automation;
-using JoblibPS.Dispatch;
 using JoblibPS.Workers;
+using JoblibPS.Engine;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Backends.Remote
 {
@@ -51,7 +52,7 @@ namespace JoblibPS.Backends.Remote
         }
 
         /// <summary>The backend arguments this instance was created with; null for an instance made without them.</summary>
-        public RemoteBackendOptions Options { get; }
+        internal RemoteBackendOptions Options { get; }
 
         /// <summary>
         /// joblib's rule over the usable slots: n (at most every slot), -1 every slot, -k every slot but k-1. Before
@@ -129,7 +130,7 @@ namespace JoblibPS.Backends.Remote
             }
             catch (Exception ex) when (!(ex is PipelineStoppedException))
             {
-                return new ErrorRecord(JoblibPS.Describe.Innermost(ex), ErrorIds.RemoteNoHostReachable, ErrorCategory.ConnectionError, null);
+                return new ErrorRecord(Describe.Innermost(ex), ErrorIds.RemoteNoHostReachable, ErrorCategory.ConnectionError, null);
             }
             if (pool == null)
             {

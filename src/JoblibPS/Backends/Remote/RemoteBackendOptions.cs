@@ -19,7 +19,7 @@ namespace JoblibPS.Backends.Remote
     /// Secrets: a password is only accepted inside a <see cref="PSCredential"/>; no message built here contains an
     /// argument's value except host names, ports and paths.
     /// </remarks>
-    public sealed class RemoteBackendOptions
+    internal sealed class RemoteBackendOptions
     {
         /// <summary>The backend arguments the remote backend accepts.</summary>
         public static readonly IReadOnlyList<string> Accepted = new[]

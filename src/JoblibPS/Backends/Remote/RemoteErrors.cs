@@ -9,7 +9,7 @@ namespace JoblibPS.Backends.Remote
     /// No host of the remote backend could be reached when its workers opened. Its error id is
     /// <see cref="ErrorIds.RemoteNoHostReachable"/>; <see cref="Reasons"/> says why, host by host.
     /// </summary>
-    public sealed class RemoteHostUnreachableException : Exception, IContainsErrorRecord
+    internal sealed class RemoteHostUnreachableException : Exception, IContainsErrorRecord
     {
         internal RemoteHostUnreachableException(IReadOnlyDictionary<string, string> reasons)
             : base(
@@ -32,7 +32,7 @@ namespace JoblibPS.Backends.Remote
     /// Every host of the remote backend was lost while a call ran, so its batches could not run again anywhere.
     /// Its error id is <see cref="ErrorIds.RemoteHostsLost"/>; the item whose batch was lost is the target.
     /// </summary>
-    public sealed class RemoteHostsLostException : Exception, IContainsErrorRecord
+    internal sealed class RemoteHostsLostException : Exception, IContainsErrorRecord
     {
         internal RemoteHostsLostException(IReadOnlyDictionary<string, string> reasons, object item)
             : base(

@@ -148,7 +148,7 @@ namespace JoblibPS.Backends.Remote
             }
             catch (Exception ex)
             {
-                throw new InvalidOperationException("its worker had to be replaced after a stop, and could not be: " + JoblibPS.Describe.Innermost(ex).Message, ex);
+                throw new InvalidOperationException("its worker had to be replaced after a stop, and could not be: " + Errors.Describe.Innermost(ex).Message, ex);
             }
             var worker = new RemoteWorker(old.Host, fresh, writer, old.Location);
             lock (_gate)

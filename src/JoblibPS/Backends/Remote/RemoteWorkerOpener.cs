@@ -5,6 +5,7 @@ using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Threading;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Backends.Remote
 {
@@ -90,7 +91,7 @@ namespace JoblibPS.Backends.Remote
             catch (Exception ex)
             {
                 SshRunspaces.Close(first, firstWriter);
-                host.OpenFailure = "PowerShell opened, but could not run a script there: " + JoblibPS.Describe.Innermost(ex).Message;
+                host.OpenFailure = "PowerShell opened, but could not run a script there: " + Describe.Innermost(ex).Message;
                 return;
             }
             if (facts.LocationError != null)
@@ -116,7 +117,7 @@ namespace JoblibPS.Backends.Remote
             Exception firstError = errors.FirstOrDefault(e => e != null);
             if (firstError != null)
             {
-                host.OpenNote = $"Host '{host.Name}' has {host.Slots.Count} of the {wanted} workers asked for: the others could not open ({JoblibPS.Describe.Innermost(firstError).Message}).";
+                host.OpenNote = $"Host '{host.Name}' has {host.Slots.Count} of the {wanted} workers asked for: the others could not open ({Describe.Innermost(firstError).Message}).";
             }
         }
 
@@ -133,7 +134,7 @@ namespace JoblibPS.Backends.Remote
                 {
                     object outcome;
                     try { outcome = CheckSession(s, options.RemoteLocation); }
-                    catch (Exception ex) { outcome = JoblibPS.Describe.Innermost(ex).Message; }
+                    catch (Exception ex) { outcome = Describe.Innermost(ex).Message; }
                     lock (results) results[s] = outcome;
                 });
             }

@@ -9,7 +9,8 @@ using System.Net.Sockets;
 using System.Reflection;
 using System.Text;
 using System.Threading.Tasks;
-using JoblibPS.Execution;
+using JoblibPS.Driver;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Backends.Remote
 {
@@ -181,7 +182,7 @@ namespace JoblibPS.Backends.Remote
         /// </summary>
         public static string Explain(RemoteBackendOptions options, string hostName, Exception failure)
         {
-            string fallback = JoblibPS.Describe.Innermost(failure).Message;
+            string fallback = Describe.Innermost(failure).Message;
             SshRun run = RunSsh(options, hostName, "-s", DiagnosisTimeoutMilliseconds);
             if (run.TimedOut) return fallback + " (ssh did not finish connecting within " + (DiagnosisTimeoutMilliseconds / 1000) + " s)";
             if (string.IsNullOrEmpty(run.Error))

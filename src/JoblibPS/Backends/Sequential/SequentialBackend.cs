@@ -1,6 +1,5 @@
 using System;
 using System.Collections;
-using JoblibPS.Dispatch;
 
 namespace JoblibPS.Backends.Sequential
 {

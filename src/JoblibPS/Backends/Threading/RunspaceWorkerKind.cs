@@ -1,8 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Threading;
-using JoblibPS.Execution;
 using JoblibPS.Workers;
+using JoblibPS.Runspaces;
 
 namespace JoblibPS.Backends.Threading
 {

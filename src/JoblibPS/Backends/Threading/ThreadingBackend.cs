@@ -1,6 +1,5 @@
 using System;
 using System.Collections;
-using JoblibPS.Dispatch;
 using JoblibPS.Workers;
 
 namespace JoblibPS.Backends.Threading

@@ -1,0 +1,665 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading;
+using JoblibPS.Config;
+using JoblibPS.Output;
+using JoblibPS.Errors;
+
+namespace JoblibPS.Engine
+{
+    /// <summary>
+    /// The engine of one Invoke-JoblibParallel call: cuts input into batches, submits them to the backend within
+    /// the pre-dispatch window, marshals completions back, has <see cref="OutputOrder"/> write each item's records
+    /// in order (or as batches complete), and applies <see cref="FailurePolicy"/> to items that fail.
+    /// </summary>
+    /// <remarks>
+    /// The life of an item: the cmdlet hands it to <see cref="Add"/>; it waits in a batch being filled; the batch
+    /// becomes a <see cref="BatchTask"/> (one typed invocation) that the backend runs in a worker; the backend's
+    /// callback queues the completion; this thread takes the result and writes the item's records.
+    /// Threading: every member but <see cref="Cancel"/> is called on the pipeline thread, which is also the only
+    /// thread that calls the backend (except the completion callback, which only enqueues) and the only thread
+    /// that writes. Memory is bounded by the window: at most <c>window</c> batches run (submitted and not yet
+    /// complete), at most the reorder limit wait to be written, and the upstream command is held back meanwhile.
+    /// </remarks>
+    internal sealed class ParallelRun : IDisposable
+    {
+        private readonly RunRequest _request;
+        private readonly IPipelineWriter _writer;
+        private readonly ResolvedSettings _settings;
+        private readonly BackendSession _session;
+        private readonly FailurePolicy _policy;
+        private readonly OutputOrder _output;
+        private readonly int _pipelineThread = Thread.CurrentThread.ManagedThreadId;
+        private readonly List<object> _pending = new List<object>();
+        private readonly List<Span> _retries = new List<Span>();
+        private readonly ConcurrentQueue<Completion> _completions = new ConcurrentQueue<Completion>();
+        private readonly SemaphoreSlim _signal = new SemaphoreSlim(0);
+        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly TimeSpan? _gcPauseAtStart = GcPauses.Now();
+        private readonly object _callToken = new object();
+        private readonly ConcurrentDictionary<BatchTask, Span> _inFlight = new ConcurrentDictionary<BatchTask, Span>();
+        private readonly RunProgress _progress;
+        private readonly ProgressRelay _blockProgress;
+        private readonly ConcurrentQueue<KeyValuePair<long, int>> _startedItems = new ConcurrentQueue<KeyValuePair<long, int>>();
+        private readonly System.Management.Automation.Runspaces.Runspace _runspace = System.Management.Automation.Runspaces.Runspace.DefaultRunspace;
+        private IDisposable _mailbox;
+        private int _window;
+        private int _reorderLimit;
+        private long _nextItemIndex;
+        private int _nextBatchIndex;
+        private int _running;
+        private int _batchSize;
+        private bool _batchSizeStale = true;
+        private Failure _failure;
+        private bool _finished;
+        private long _lastActivityTicks;
+        private long _lastInputTicks;
+        private long _oldestPendingTicks;
+        private bool _upstreamSlow;
+        private bool _inputEnded;
+        private long _completedItems;
+        private int _stalledBatches;
+        private TimeSpan _workerTime;
+
+        /// <summary>
+        /// The longest a partial batch is held back while a worker is idle and items keep arriving quickly:
+        /// 10 ms, twenty times the 0.3 to 0.6 ms a batch costs in a warm runspace (measured with
+        /// bench/Invoke-Benchmark.ps1, W1), so the overhead stays near 5% while a slow upstream command is never held
+        /// back by more than that.
+        /// </summary>
+        private static readonly long HoldTicks = Stopwatch.Frequency / 100;
+
+        public ParallelRun(RunRequest request, ResolvedSettings settings, IPipelineWriter writer)
+        {
+            _request = request;
+            _settings = settings;
+            _writer = writer;
+            _session = new BackendSession(settings, writer);
+            _policy = new FailurePolicy(request.OnError, request.Retry, request.RetryDelay);
+            _output = new OutputOrder(request.Ordered);
+            _progress = new RunProgress(writer, _clock);
+            if (request.ForwardProgress) _blockProgress = new ProgressRelay(Wake);
+        }
+
+        /// <summary>The backend the call runs on (after any fallback), once started.</summary>
+        public ParallelBackendBase Backend => _session.Backend;
+
+        /// <summary>Configures the backend (following fallbacks) and starts the call.</summary>
+        public void Start()
+        {
+            var call = new ParallelCall(_settings.NJobs, _settings.BackendArguments, _settings.InnerMaxNumThreads, _request.Timeout, _request.Ordered, _request.BatchSizeText, _request.PreDispatch, _stop.Token) { InJob = _request.InJob };
+            _session.Start(call, _request.Script.Text);
+            try { _window = PreDispatchExpression.Evaluate(_request.PreDispatch, _session.NJobs); }
+            catch (FormatException ex) { throw new TerminatingErrorException(ErrorRecords.Argument(ErrorIds.InvalidPreDispatch, ex.Message, _request.PreDispatch)); }
+            _reorderLimit = (int)Math.Min(int.MaxValue, Math.Max(16L, 4L * _window));
+            _lastActivityTicks = _clock.ElapsedTicks;
+            // Work that must run on this runspace's thread (a nested call's backend factory) wakes the wait loop.
+            _mailbox = Runspaces.RunspaceDispatcher.Listen(_runspace, Wake);
+            int n = _session.NJobs;
+            _writer.WriteVerbose($"Using backend {Backend} with {(n == 1 ? "1 concurrent worker" : $"{n} concurrent workers")}.");
+            string warning = Backend.ConfiguredWarning(n);
+            if (warning != null) _writer.WriteWarning(warning);
+        }
+
+        /// <summary>Takes one input item; may dispatch, write finished output, and wait while the window is full.</summary>
+        public void Add(object item)
+        {
+            long now = _clock.ElapsedTicks;
+            _upstreamSlow = _lastInputTicks == 0 || now - _lastInputTicks >= HoldTicks;
+            _lastInputTicks = now;
+            if (_pending.Count == 0) _oldestPendingTicks = now;
+            _pending.Add(item);
+            Pump(endOfInput: false);
+        }
+
+        /// <summary>Dispatches what is left, waits for every batch, writes the rest, and ends the call.</summary>
+        public void Finish()
+        {
+            _inputEnded = true;
+            Pump(endOfInput: true);
+            _finished = true;
+            _writer.WriteDebug($"Workers ran batches for {_workerTime.TotalSeconds:0.000}s in all; the call took {_clock.Elapsed.TotalSeconds:0.000}s.");
+            ReportGcPauses();
+            _progress.Finish(_nextItemIndex, _nextBatchIndex);
+            _writer.WriteVerbose(_policy.Summary());
+            // Batches the stall guard gave up on are still the backend's: abort them, so its workers are whole again
+            // (a stuck one replaced) and the backend says which threads it had to abandon.
+            if (_stalledBatches > 0) _session.Abort();
+            _session.End();
+        }
+
+        /// <summary>Asks the run to stop (Ctrl+C). Any thread.</summary>
+        public void Cancel()
+        {
+            _stop.Cancel();
+            // A task running on the pipeline thread itself (the sequential backend) only ends if asked directly.
+            foreach (BatchTask task in _inFlight.Keys) task.RequestStop();
+            Wake();
+        }
+
+        public void Dispose()
+        {
+            _mailbox?.Dispose();
+            _mailbox = null;
+            if (!_finished)
+            {
+                _session.Abort();
+                _session.End();
+                _progress.Clear();
+            }
+            // _signal and _stop are left undisposed on purpose: Cancel may still arrive from another thread, and
+            // neither holds an OS handle unless asked for one.
+        }
+
+        /// <summary>
+        /// Says, at -Verbose, how much of a call of a second or more garbage collection paused this process (every
+        /// thread at once), with what to do about it when that was a quarter or more of a multi-threaded call.
+        /// </summary>
+        private void ReportGcPauses()
+        {
+            TimeSpan? now = GcPauses.Now();
+            TimeSpan elapsed = _clock.Elapsed;
+            if (now == null || _gcPauseAtStart == null || elapsed < TimeSpan.FromSeconds(1)) return;
+            TimeSpan paused = now.Value - _gcPauseAtStart.Value;
+            double share = paused.TotalSeconds / elapsed.TotalSeconds;
+            string message = $"Garbage collection paused this process for {paused.TotalSeconds:0.0}s of the call's {elapsed.TotalSeconds:0.0}s ({share:P0}).";
+            if (share >= 0.25 && Backend.UsesThreads && _session.NJobs > 1)
+            {
+                message += " Every collection pauses all worker threads, so allocating CPU-bound PowerShell does not scale on threads: use -Backend loky (worker processes with their own garbage collector), or start pwsh with $env:DOTNET_GCgen0size = '0x10000000' set (see about_JoblibPS_Backends).";
+            }
+            _writer.WriteVerbose(message);
+        }
+
+        // ---- dispatch ------------------------------------------------------------------------------------------
+
+        private void Pump(bool endOfInput)
+        {
+            while (true)
+            {
+                // A stop asked for between two waits (before the first batch, or while input arrives) dispatches nothing more.
+                if (_stop.IsCancellationRequested) Stopped();
+                ProcessCompletions();
+                if (_failure != null) FailCall();
+                if (TrySubmitRetry() || TryDispatchOne(endOfInput)) continue;
+                if (!endOfInput)
+                {
+                    // Hold the upstream command back while a full batch waits for room in the window.
+                    if (_pending.Count >= BatchSize() && WindowFull)
+                    {
+                        WaitForCompletion();
+                        continue;
+                    }
+                    return;
+                }
+                if (_pending.Count == 0 && _output.Count == 0) return;
+                WaitForCompletion();
+            }
+        }
+
+        private bool TryDispatchOne(bool endOfInput)
+        {
+            if (_pending.Count == 0 || _failure != null || WindowFull) return false;
+            int size = BatchSize();
+            int take;
+            if (_pending.Count >= size)
+            {
+                take = size;
+            }
+            else if (endOfInput)
+            {
+                // Tail: split what is left into smaller batches so that no worker is left with a long tail. joblib
+                // divides the batch size by 10 * n_jobs, which for a few hundred items on many workers means batches
+                // of one, each a round trip where a batch costs milliseconds (a worker process, an SSH host): so a
+                // batch also takes its share of what is left, half of it spread over the workers, and the batches
+                // shrink as the input runs out.
+                int share = (int)Math.Min(size, Math.Ceiling(_pending.Count / (2.0 * _session.NJobs)));
+                take = Math.Max(1, Math.Min(_pending.Count, Math.Max(size / (10 * _session.NJobs), share)));
+                if (_running >= _session.NJobs && take == _pending.Count && take > 1) take = Math.Max(1, take / 2);
+            }
+            else if (_running < _session.NJobs && (_upstreamSlow || _clock.ElapsedTicks - _oldestPendingTicks >= HoldTicks))
+            {
+                // Work-conserving: a worker would sit idle, so a partial batch goes now when the upstream command is
+                // slow (the last item took longer than the hold limit to arrive) or the oldest waiting item has
+                // waited that long. A fast upstream fills batches instead of paying a batch's overhead per item.
+                take = _pending.Count;
+            }
+            else
+            {
+                return false;
+            }
+            object[] items = _pending.GetRange(0, take).ToArray();
+            _pending.RemoveRange(0, take);
+            _oldestPendingTicks = _clock.ElapsedTicks;
+            var span = new Span(_nextItemIndex, take, items);
+            _nextItemIndex += take;
+            _output.Add(span);
+            Submit(span);
+            return true;
+        }
+
+        /// <summary>
+        /// Submits the first retry that is due, when a worker is free in the window. The reorder limit does not hold
+        /// it back: in ordered output the spans waiting to be written may be waiting for this very one.
+        /// </summary>
+        private bool TrySubmitRetry()
+        {
+            // While the call fails, FailCall keeps only the retries of items before the failing one: they still run.
+            if (_retries.Count == 0 || _running >= _window) return false;
+            long now = _clock.ElapsedTicks;
+            Span due = _retries.FirstOrDefault(s => s.DueTicks <= now);
+            if (due == null) return false;
+            _retries.Remove(due);
+            Submit(due);
+            return true;
+        }
+
+        /// <summary>
+        /// True when no batch may be submitted now: the pre-dispatch window (batches submitted and not yet
+        /// complete) is full, or the reorder window (batches complete but waiting for an earlier one, in ordered
+        /// mode) is. Together they bound memory whatever the input size.
+        /// </summary>
+        private bool WindowFull => _running >= _window || (_output.Count - _running >= _reorderLimit && _output.ReadyCount >= _reorderLimit);
+
+        private int BatchSize()
+        {
+            if (_request.FixedBatchSize.HasValue) return _request.FixedBatchSize.Value;
+            if (_batchSizeStale)
+            {
+                int size = 1;
+                _session.Call(() => size = Backend.ComputeBatchSize(), "ComputeBatchSize threw an exception");
+                if (size < 1) throw new TerminatingErrorException(ErrorRecords.BackendContract(Backend, $"ComputeBatchSize returned {size}; it must return at least 1"));
+                if (size != _batchSize && _batchSize != 0) _writer.WriteDebug($"Batch size changed from {_batchSize} to {size}.");
+                _batchSize = size;
+                _batchSizeStale = false;
+            }
+            return _batchSize;
+        }
+
+        private void Submit(Span span)
+        {
+            var task = new BatchTask(_request.Script, span.Items, span.First, _nextBatchIndex++, _request.ArgumentList, _request.UsingValues, _request.WorkingDirectory, _request.Preferences, _request.Timeout)
+            {
+                CallToken = _callToken,
+                Setup = _request.Setup,
+                Avoid = span.Avoid,
+            };
+            NestedBackend nested = null;
+            _session.Call(() => nested = Backend.GetNestedBackend(), "GetNestedBackend threw an exception");
+            if (nested != null)
+            {
+                task.NestedBackend = nested.Backend;
+                task.NestedNJobs = nested.NJobs;
+            }
+            if (_blockProgress != null) task.ProgressSink = _blockProgress.Post;
+            if (_writer.TracksItems)
+            {
+                var started = new KeyValuePair<long, int>(span.First, span.Count);
+                task.Started = () =>
+                {
+                    _startedItems.Enqueue(started);
+                    Wake();
+                };
+            }
+            span.Task = task;
+            span.Callbacks = 0;
+            _inFlight[task] = span;
+            _batchSizeStale = true;
+            _running++;
+
+            Action<object> callback = future =>
+            {
+                bool duplicate = Interlocked.Increment(ref span.Callbacks) > 1;
+                _completions.Enqueue(new Completion(span, task, future, duplicate));
+                Wake();
+            };
+            object submitted = null;
+            _session.Call(() => submitted = Backend.Submit(task, callback), "Submit threw an exception");
+            if (submitted == null)
+            {
+                throw new TerminatingErrorException(ErrorRecords.BackendContract(Backend, "Submit returned null; it must return a future (for example the .NET Task running the batch)"));
+            }
+        }
+
+        // ---- completions ---------------------------------------------------------------------------------------
+
+        private void ProcessCompletions()
+        {
+            while (_startedItems.TryDequeue(out KeyValuePair<long, int> started)) CheckedWriter().ItemsStarted(started.Key, started.Value);
+            while (_completions.TryDequeue(out Completion completion))
+            {
+                Span span = completion.Span;
+                if (completion.Duplicate)
+                {
+                    RecordFailure(new Failure(span, ErrorRecords.BackendContract(Backend, $"the callback for batch {completion.Task.BatchIndex} was called more than once; call it once per task"), span.First));
+                    continue;
+                }
+                if (!_inFlight.ContainsKey(completion.Task))
+                {
+                    // A batch the stall guard gave up on (see CheckStalled) came back at last: it was already
+                    // accounted for, and its items were reported or run again.
+                    continue;
+                }
+                _lastActivityTicks = _clock.ElapsedTicks;
+                object raw = null;
+                bool byCallback = Backend.SupportsRetrieveCallback;
+                _session.Call(() => raw = byCallback
+                        ? Backend.RetrieveResultCallback(completion.Future)
+                        : Backend.RetrieveResult(completion.Future, _request.Timeout ?? Timeout.InfiniteTimeSpan),
+                    (byCallback ? "RetrieveResultCallback" : "RetrieveResult") + " threw an exception");
+                if (!(ParallelBackendBase.Unwrap(raw) is BatchResult result) || result.Task != completion.Task)
+                {
+                    string got = raw == null ? "null" : ParallelBackendBase.Unwrap(raw).GetType().FullName;
+                    RecordFailure(new Failure(span, ErrorRecords.BackendContract(Backend, $"it returned {got} as the result of batch {completion.Task.BatchIndex}; return what task.Invoke() returned"), span.First));
+                    continue;
+                }
+                _inFlight.TryRemove(completion.Task, out _);
+                _running--;
+                _workerTime += result.Duration;
+                _session.Call(() => Backend.BatchCompleted(span.Count, result.Duration), "BatchCompleted threw an exception");
+                if (result.Outcome == BatchOutcome.Completed) ItemCostMemory.Record(_session.CostKey, span.Count, result.Duration);
+                Settle(span, result);
+            }
+            // A call that fails writes what comes before the failure itself (see FailCall).
+            if (_failure == null) _output.WriteReady(CheckedWriter(), _policy.CountDone);
+            _progress.Report(_completedItems, _nextItemIndex, _inputEnded);
+            // After the bar's own report: a block's record that woke the engine once the bar is due finds it shown,
+            // and goes under it (drained first, it went out without a parent while the bar appeared just after).
+            _blockProgress?.Drain(CheckedWriter(), _progress.Shown ? RunProgress.ActivityId : (int?)null);
+        }
+
+        /// <summary>
+        /// Takes a batch's final result (from its backend, or the stall guard's verdict): the span is written from it,
+        /// and an item that ended it early goes to the failure policy. While the call already fails, an item before
+        /// the failing one still does (in ordered output it is written before the error, so its retry still runs and
+        /// an earlier final failure becomes the call's error); one after it only counts as a further failure.
+        /// </summary>
+        private void Settle(Span span, BatchResult result)
+        {
+            _completedItems += result.Outcome == BatchOutcome.Completed ? span.Count : 0;
+            _batchSizeStale = true;
+            span.Result = result;
+            span.WriteCount = result.Outcome == BatchOutcome.Completed ? span.Count : result.CompleteItems;
+            if (result.Outcome == BatchOutcome.Completed || _stop.IsCancellationRequested) return;
+            if (_failure == null || (_request.Ordered && span.First < _failure.Span.First)) HandleFailedItem(span, result);
+            else if (result.Outcome != BatchOutcome.Stopped) RecordFailure(FinalFailure(span, result));
+        }
+
+        /// <summary>
+        /// A batch ended early at one item (it failed, timed out, called exit, or its worker died). The items before it
+        /// are written from the result; the item runs again (-Retry), or is reported and the call goes on
+        /// (-OnError Continue), or ends the call; the items after it, and any before it whose output the worker lost,
+        /// run again as their own batches.
+        /// </summary>
+        private void HandleFailedItem(Span span, BatchResult result)
+        {
+            if (result.Outcome == BatchOutcome.Stopped)
+            {
+                RecordFailure(new Failure(span, ErrorRecords.BackendContract(Backend, $"batch {result.Task.BatchIndex} came back stopped although nothing asked it to stop"), span.First));
+                return;
+            }
+            int failed = Math.Max(0, Math.Min(span.Count - 1, result.FailedItem));
+            object item = span.Items[failed];
+            ErrorRecord error = ErrorOf(result, item);
+            bool fatal = ErrorRecords.IsInitializationFailure(result.Error);
+            bool retry = !fatal && _policy.ShouldRetry(span.Attempt);
+            int kept = Math.Min(result.CompleteItems, failed);
+            if (!retry && (fatal || _policy.OnError == OnErrorAction.Abort))
+            {
+                ErrorRecord final = fatal ? error : _policy.Final(error, span.Attempt, result.Outcome == BatchOutcome.TimedOut);
+                if (kept < failed && _request.Ordered && !fatal && (_failure == null || _failure.ItemIndex > span.First + failed))
+                {
+                    // The worker died and took the output of items that had finished (at most its last 50 ms, see
+                    // WorkerDriver): they run again now, and the failing call waits for them (FailCall), so every item
+                    // before the failing one is written once, in order.
+                    Span lostSpan = Slice(span, kept, failed - kept);
+                    var failing = new Span(span.First + failed, 1, new[] { item }) { Attempt = span.Attempt };
+                    var covered = new List<Span>();
+                    if (kept > 0) covered.Add(Kept(span, kept, result));
+                    covered.Add(lostSpan);
+                    covered.Add(failing);
+                    if (failed + 1 < span.Count) covered.Add(Slice(span, failed + 1, span.Count - failed - 1));
+                    _output.Split(span, covered);
+                    RecordFailure(new Failure(failing, final, failing.First));
+                    Submit(lostSpan);
+                    return;
+                }
+                RecordFailure(new Failure(span, final, span.First + failed));
+                return;
+            }
+
+            var parts = new List<Span>();
+            if (kept > 0) parts.Add(Kept(span, kept, result));
+            if (failed > kept)
+            {
+                // The worker lost these items' output (it died): they run again.
+                parts.Add(Resubmitted(span, kept, failed - kept));
+            }
+            var failedSpan = new Span(span.First + failed, 1, new[] { item }) { Attempt = span.Attempt };
+            if (retry)
+            {
+                TimeSpan delay = _policy.RetryAfter(span.Attempt);
+                failedSpan.Attempt = span.Attempt + 1;
+                failedSpan.Avoid = result.Task.RanOn == null ? null : (span.Avoid ?? Array.Empty<string>()).Concat(new[] { result.Task.RanOn }).ToArray();
+                failedSpan.DueTicks = _clock.ElapsedTicks + (long)(delay.TotalSeconds * Stopwatch.Frequency);
+                _writer.WriteVerbose(RetryMessage(failedSpan.First, item, error.Exception?.Message, span.Attempt, delay));
+                _retries.Add(failedSpan);
+            }
+            else
+            {
+                failedSpan.FinalRecords = result.StartedItems > failed ? result.RecordsOf(failed).ToList() : null;
+                failedSpan.FinalError = _policy.Final(error, span.Attempt, result.Outcome == BatchOutcome.TimedOut);
+            }
+            parts.Add(failedSpan);
+            if (failed + 1 < span.Count) parts.Add(Resubmitted(span, failed + 1, span.Count - failed - 1));
+            _output.Split(span, parts);
+        }
+
+        /// <summary>
+        /// The verbose line for an item that is tried again. Items are numbered from 1 in messages, as the user counts
+        /// them (<paramref name="itemIndex"/> is 0-based); the error's own text gets a full stop when it has none.
+        /// </summary>
+        internal static string RetryMessage(long itemIndex, object item, string error, int attempt, TimeSpan delay)
+        {
+            string reason = (error ?? string.Empty).TrimEnd();
+            if (reason.Length > 0 && ".!?".IndexOf(reason[reason.Length - 1]) < 0) reason += ".";
+            return $"Item {itemIndex + 1} of the call ({Describe.Item(item)}) failed on attempt {attempt}: {reason} Trying again{(delay > TimeSpan.Zero ? $" in {delay.TotalSeconds:0.###} s" : string.Empty)}.";
+        }
+
+        /// <summary>While the call already fails: a further failure, which replaces the recorded one when it comes earlier in ordered output.</summary>
+        private Failure FinalFailure(Span span, BatchResult result)
+        {
+            int failed = Math.Max(0, Math.Min(span.Count - 1, result.FailedItem));
+            return new Failure(span, ErrorOf(result, span.Items[failed]), span.First + failed);
+        }
+
+        /// <summary>Items <paramref name="offset"/> on of a span, as a span that runs again now (first attempt: they did not fail).</summary>
+        private Span Resubmitted(Span span, int offset, int count)
+        {
+            Span part = Slice(span, offset, count);
+            _retries.Insert(0, part);
+            return part;
+        }
+
+        /// <summary><paramref name="count"/> items of a span from <paramref name="offset"/> on, as a span of their own (first attempt).</summary>
+        private static Span Slice(Span span, int offset, int count)
+        {
+            return new Span(span.First + offset, count, span.Items.Skip(offset).Take(count).ToArray());
+        }
+
+        /// <summary>The first <paramref name="count"/> items of a span whose output <paramref name="result"/> holds whole: written from it, not run again.</summary>
+        private static Span Kept(Span span, int count, BatchResult result)
+        {
+            Span part = Slice(span, 0, count);
+            part.Result = result;
+            part.WriteCount = count;
+            return part;
+        }
+
+        private ErrorRecord ErrorOf(BatchResult result, object item)
+        {
+            switch (result.Outcome)
+            {
+                case BatchOutcome.Failed:
+                    return ErrorRecords.TaskFailed(result.Error, item);
+                case BatchOutcome.TimedOut:
+                    return ErrorRecords.TaskTimeout(item, _request.Timeout ?? TimeSpan.Zero);
+                default:
+                    return ErrorRecords.TaskExited(item);
+            }
+        }
+
+        private IPipelineWriter CheckedWriter()
+        {
+            if (Thread.CurrentThread.ManagedThreadId != _pipelineThread)
+            {
+                throw new InvalidOperationException("JoblibPS wrote from a thread other than the pipeline thread.");
+            }
+            return _writer;
+        }
+
+        private void RecordFailure(Failure failure)
+        {
+            if (_failure == null || (_request.Ordered && failure.ItemIndex < _failure.ItemIndex))
+            {
+                _failure = failure;
+            }
+        }
+
+        /// <summary>
+        /// Ends the call for the recorded failure: in ordered mode the items before the failing one finish and are
+        /// written first (their output comes before the error, as in a plain loop); then the backend aborts
+        /// everything and the error is thrown.
+        /// </summary>
+        private void FailCall()
+        {
+            _pending.Clear();
+            if (!_request.Ordered) _retries.Clear();
+            while (_request.Ordered)
+            {
+                // Items before the failing one that are still to run (in flight, a retry waiting for its delay, a part
+                // run again after a failure) run to their end: their output comes before the error. An earlier item
+                // may fail for good meanwhile: RecordFailure keeps the earliest, which the error is then about.
+                long failing = _failure.Span.First;
+                _retries.RemoveAll(s => s.First >= failing);
+                if (!_inFlight.Values.Any(s => s.First < failing) && _retries.Count == 0) break;
+                if (TrySubmitRetry()) continue;
+                WaitForCompletion();
+                ProcessCompletions();
+            }
+            Failure failure = _failure;
+            if (_request.Ordered)
+            {
+                _output.WriteReady(CheckedWriter(), _policy.CountDone, before: failure.Span.First);
+            }
+            if (failure.Span.Result != null)
+            {
+                OutputOrder.WritePart(failure.Span, Math.Min(failure.Span.Result.CompleteItems, (int)(failure.ItemIndex - failure.Span.First)), CheckedWriter());
+            }
+            if (_writer.TracksItems) CheckedWriter().EndItem(failure.ItemIndex, failure.Record);
+            _session.Abort();
+            throw new TerminatingErrorException(failure.Record);
+        }
+
+        /// <summary>Ends the call for a stop (Ctrl+C, Stop-Job): the backend aborts, nothing more is written.</summary>
+        private void Stopped()
+        {
+            _session.Abort();
+            throw new PipelineStoppedException();
+        }
+
+        private void Wake()
+        {
+            try { _signal.Release(); } catch (ObjectDisposedException) { } catch (SemaphoreFullException) { }
+        }
+
+        private void WaitForCompletion()
+        {
+            double ms = _request.Timeout.HasValue ? Math.Max(20, Math.Min(250, _request.Timeout.Value.TotalMilliseconds / 4)) : 1000;
+            if (_retries.Count > 0)
+            {
+                long due = _retries.Min(s => s.DueTicks);
+                ms = Math.Max(1, Math.Min(ms, (due - _clock.ElapsedTicks) * 1000.0 / Stopwatch.Frequency));
+            }
+            bool signalled;
+            try
+            {
+                signalled = _signal.Wait(TimeSpan.FromMilliseconds(ms), _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                signalled = false;
+            }
+            if (_stop.IsCancellationRequested) Stopped();
+            Runspaces.RunspaceDispatcher.RunPending(_runspace);
+            if (!signalled) CheckStalled();
+        }
+
+        /// <summary>
+        /// The engine's own guard for -TimeoutSeconds when nothing reports progress at all (a backend that never
+        /// calls back, or runs tasks out of the task's sight): fail the oldest running batch.
+        /// </summary>
+        private void CheckStalled()
+        {
+            // Also while the call fails: FailCall may be waiting for an earlier item that is the stuck one.
+            if (!_request.Timeout.HasValue || _running == 0 || _inFlight.IsEmpty) return;
+            TimeSpan sinceProgress = TimeSpan.FromSeconds((_clock.ElapsedTicks - _lastActivityTicks) / (double)Stopwatch.Frequency);
+            foreach (BatchTask task in _inFlight.Keys)
+            {
+                TimeSpan? since = task.SinceProgress;
+                if (since.HasValue && since.Value < sinceProgress) sinceProgress = since.Value;
+            }
+            TimeSpan grace = _request.Timeout.Value + TimeSpan.FromSeconds(1);
+            if (sinceProgress > grace)
+            {
+                // The oldest batch is given up on as timed out at the item it had reached, and that verdict goes
+                // through the failure policy like any other: -OnError Continue goes on, -Retry runs it again. The
+                // backend keeps the batch (an item stuck in a .NET call cannot be stopped) until it returns or is
+                // aborted; whatever it sends back then is ignored.
+                Span oldest = _inFlight.Values.OrderBy(s => s.First).First();
+                BatchTask task = oldest.Task;
+                _inFlight.TryRemove(task, out _);
+                _running--;
+                _stalledBatches++;
+                _lastActivityTicks = _clock.ElapsedTicks;
+                task.RequestStop();
+                _writer.WriteDebug($"Batch {task.BatchIndex} made no progress for {sinceProgress.TotalSeconds:0.0}s: its item counts as timed out.");
+                Settle(oldest, BatchResult.ForStalled(task, task.ItemsStartedSoFar));
+            }
+        }
+
+        private sealed class Completion
+        {
+            public Completion(Span span, BatchTask task, object future, bool duplicate)
+            {
+                Span = span;
+                Task = task;
+                Future = future;
+                Duplicate = duplicate;
+            }
+
+            public Span Span { get; }
+            public BatchTask Task { get; }
+            public object Future { get; }
+            public bool Duplicate { get; }
+        }
+
+        private sealed class Failure
+        {
+            public Failure(Span span, ErrorRecord record, long itemIndex)
+            {
+                Span = span;
+                Record = record;
+                ItemIndex = itemIndex;
+            }
+
+            public Span Span { get; }
+            public ErrorRecord Record { get; }
+            public long ItemIndex { get; }
+        }
+    }
+}
