@@ -12,6 +12,7 @@ loses one host mid-call. They are stopped by pid in a finally block. Exit code 1
 param(
     [int] $Calls = 300,
     [int] $LokyMixCalls = 200,
+    [int] $TerminalTries = 20,
     [string] $ModulePath = $env:JOBLIBPS_MODULE,
     [string] $OutputPath = (Join-Path $PSScriptRoot '../docs/reliability.md')
 )
@@ -22,6 +23,7 @@ if (-not $ModulePath) { $ModulePath = Join-Path $PSScriptRoot '../out/JoblibPS/J
 Import-Module $ModulePath
 Import-Module (Join-Path $PSScriptRoot '../tests/Reliability/Reliability.psm1')
 Import-Module (Join-Path $PSScriptRoot '../tests/Remote/SshTestHosts.psm1')
+Import-Module (Join-Path $PSScriptRoot '../tests/Reliability/Terminal.psm1')
 $started = Get-Date
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
 $hosts = @()
@@ -110,6 +112,34 @@ try {
         if ($left.Count -gt 0) { $problems.Add("$($left.Count) ssh process(es) left after the remote scope ended") }
     }
 
+    # ---- Ctrl+C in a real terminal (issue 20): tmux, progress bar on, Ctrl+C mid-run, then the next call ----
+    $terminalRuns = [System.Collections.Generic.List[object]]::new()
+    if (Get-Command tmux -CommandType Application -ErrorAction Ignore) {
+        foreach ($backend in 'loky', 'threading') {
+            $tries = if ($backend -eq 'loky') { $TerminalTries } else { [math]::Max(1, [int]($TerminalTries / 4)) }
+            Write-Host "Ctrl+C in tmux: $tries tries on $backend"
+            $terminal = $null
+            try {
+                $terminal = Start-JoblibTerminal -ModulePath $ModulePath
+                for ($i = 1; $i -le $tries; $i++) {
+                    # Ctrl+C at a different point of the call each time: after 50 to 450 items.
+                    $r = Measure-JoblibTerminalCtrlC -Terminal $terminal -MinDone (50 + 100 * ($i % 5)) -PromptWaitSeconds 10 -NextWaitSeconds 60 `
+                        -Call "1..2000 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 20; `$_ } -NJobs 4 -Backend $backend" `
+                        -Next "(1..4 | Invoke-JoblibParallel { `$_ } -NJobs 2 -Backend $backend | Measure-Object).Count"
+                    $ok = $null -ne $r.PromptSeconds -and $r.PromptSeconds -le 1 -and ($r.NextOutput -join ',') -eq '4'
+                    $terminalRuns.Add([pscustomobject]@{ Backend = $backend; Try = $i; PromptSeconds = $r.PromptSeconds; NextSeconds = $r.NextSeconds; Ok = $ok })
+                    if (-not $ok) {
+                        $problems.Add("Ctrl+C in tmux, $backend try ${i}: prompt $($r.PromptSeconds) s, next call $($r.NextSeconds) s, wrote '$($r.NextOutput -join ',')': $($r.Text -replace '\r?\n', ' / ')")
+                        # A hung pane stays hung: the next try gets a fresh one.
+                        Stop-JoblibTerminal $terminal
+                        $terminal = Start-JoblibTerminal -ModulePath $ModulePath
+                    }
+                }
+            }
+            finally { Stop-JoblibTerminal $terminal }
+        }
+    }
+
     # ---- bad inputs ----
     Write-Host 'Bad inputs'
     $bad = foreach ($case in Get-JoblibBadInput) {
@@ -168,6 +198,28 @@ foreach ($run in @(@{ Name = 'soak'; R = $soak }, @{ Name = 'loky mix'; R = $mix
 foreach ($f in $faults) { & $add "| $($f.Fault) | $($f.Seconds) | $($f.ErrorId) | $($f.Target) | $($f.NextHealthy) | $($f.Ok) | $($f.Warnings -replace '\|', '/') |" }
 & $add
 & $add "A call-depth overflow takes PowerShell itself a long time to report on a loaded 2-CPU machine (a plain ``ForEach-Object`` took 87 s); JoblibPS then reports it once, as JoblibTaskFailed on the item that overflowed."
+& $add
+& $add '## Ctrl+C in a real terminal'
+& $add
+if ($terminalRuns.Count) {
+    & $add "pwsh in a tmux pane (tests/Reliability/Terminal.psm1), the progress bar on: ``1..2000 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 20; `$_ } -NJobs 4``, Ctrl+C typed into the pane once the bar showed 50 to 450 items done (a different point each try), then ``(1..4 | Invoke-JoblibParallel { `$_ } -NJobs 2 | Measure-Object).Count`` in the same pane, which must write 4. As promised: the prompt back within 1 s, and the next call right. Prompt seconds: from the Ctrl+C to the bare prompt on the pane (polled every 20 ms or so)."
+    & $add
+    & $add '| backend | tries | as promised | prompt s (median) | prompt s (slowest) | next call s (slowest) |'
+    & $add '|---|---|---|---|---|---|'
+    foreach ($group in $terminalRuns | Group-Object Backend) {
+        $prompts = @($group.Group | Where-Object { $null -ne $_.PromptSeconds } | ForEach-Object PromptSeconds | Sort-Object)
+        $median = if ($prompts.Count) { $prompts[[int][math]::Floor(($prompts.Count - 1) / 2)] } else { 'none' }
+        $slowest = if ($prompts.Count -eq $group.Count) { $prompts[-1] } else { 'hung' }
+        $nexts = @($group.Group | ForEach-Object NextSeconds)
+        $nextSlowest = if ($nexts -contains $null) { 'hung' } else { ($nexts | Measure-Object -Maximum).Maximum }
+        & $add "| $($group.Name) | $($group.Count) | $(@($group.Group | Where-Object Ok).Count) | $median | $slowest | $nextSlowest |"
+    }
+}
+else {
+    & $add 'Not run: tmux is not installed.'
+}
+& $add
+& $add 'What used to go wrong (issue 20): the loky workers were in the terminal''s foreground process group, so the terminal''s SIGINT killed them all (exit code 130), and a worker killed while it started held its slot for 30 s and more, so the next call waited with no worker alive; and a Ctrl+C that caught one of the progress pane''s cursor-position requests in flight left pwsh waiting forever for the answer (the tty flushes its queues on SIGINT). Workers now start in a session of their own (setsid), a start that loses its process fails at once, and after a stop a guard asks the terminal again when the pipeline thread sits reading standard input (src/JoblibPS/Output/TerminalReplyGuard.cs).'
 & $add
 & $add '## Bad inputs'
 & $add

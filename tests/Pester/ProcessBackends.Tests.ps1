@@ -337,7 +337,7 @@ Describe 'Process backends' {
     Context 'Crashes' {
         It 'fails the call within seconds when a worker <Case>, naming the item and the exit code' -ForEach @(
             @{ Case = 'calls [Environment]::Exit(3)'; Body = '[Environment]::Exit(3)'; Code = '*exit code 3*' }
-            @{ Case = 'is killed with SIGKILL'; Body = 'kill -9 $PID'; Code = '*exit code 137*SIGKILL*' }
+            @{ Case = 'is killed with SIGKILL'; Body = 'kill -9 $PID'; Code = '*killed by signal SIGKILL (exit code 137)*' }
             @{ Case = 'overflows its stack'; Body = $stackOverflow; Code = '*exit code 134*' }
         ) {
             $crashAt = Join-Path $TestDrive 'crash-at.txt'

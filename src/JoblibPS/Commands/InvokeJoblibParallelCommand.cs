@@ -21,6 +21,7 @@ namespace JoblibPS.Commands
         private ParallelRun _run;
         private long _itemCount;
         private PendingJob _job;
+        private TerminalReplyGuard _terminal;
 
         /// <summary>The script block run for each item.</summary>
         [Parameter(Mandatory = true, Position = 0)]
@@ -105,6 +106,7 @@ namespace JoblibPS.Commands
         /// <summary>Validates, resolves the config and starts the run.</summary>
         protected override void BeginProcessing()
         {
+            _terminal = TerminalReplyGuard.ForCurrentThread(Host?.Name);
             var request = new RunRequest
             {
                 Script = WorkerScript.From(ScriptBlock),
@@ -202,11 +204,13 @@ namespace JoblibPS.Commands
         protected override void StopProcessing()
         {
             _run?.Cancel();
+            _terminal?.Stopped();
         }
 
         /// <summary>Aborts and releases the run if it did not finish (error, Ctrl+C, a downstream Select-Object -First).</summary>
         public void Dispose()
         {
+            _terminal?.End();
             _run?.Dispose();
             _run = null;
             // A job that never started (an error or Ctrl+C while input came in) releases the backend made for it.

@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Threading;
+using System.Threading.Tasks;
 using JoblibPS.Caller;
 using JoblibPS.Driver;
 using JoblibPS.Runspaces;
@@ -259,6 +260,23 @@ namespace JoblibPS
                 running = _running;
             }
             if (running == null) return null;
+            Runspace runspace = running.Runspace;
+            if (runspace == null || !runspace.RunspaceIsRemote)
+            {
+                // A pipeline of this process: PowerShell's BeginStop stops it on a foreground thread of its own
+                // (LocalPipeline.ImplementStop), which lives as long as the pipeline does, and an item stuck in a
+                // .NET call ([Threading.Thread]::Sleep) then kept pwsh from exiting until the call returned. The
+                // synchronous Stop on a background thread of ours does the same work and holds nothing.
+                var stopped = new TaskCompletionSource<object>();
+                new Thread(() =>
+                {
+                    try { running.Stop(); }
+                    catch (Exception) { }
+                    finally { stopped.TrySetResult(null); }
+                })
+                { IsBackground = true, Name = "JoblibPS stopping a batch" }.Start();
+                return stopped.Task;
+            }
             try
             {
                 return running.BeginStop(null, null);

@@ -56,6 +56,12 @@ namespace JoblibPS.Backends.Process
             {
                 worker.Start();
             }
+            catch (Exception ex) when (!(ex is WorkerExitedException) && worker.ExitCode.HasValue)
+            {
+                // PowerShell noticed the death first ("The background process closed or ended abnormally"): say what ended it.
+                worker.Dispose();
+                throw new WorkerExitedException(worker.ProcessId != 0 ? worker.ProcessId : worker.SafeId(), worker.ExitCode);
+            }
             catch
             {
                 worker.Dispose();

@@ -4,6 +4,7 @@ using System.IO;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Threading;
 using JoblibPS.Driver;
 
@@ -24,6 +25,12 @@ namespace JoblibPS.Backends.Process
     /// with every other thread that starts a process meanwhile.
     /// A worker's pwsh exits by itself when its standard input closes, that is when the caller's process ends
     /// however it ends (checked by SIGKILLing the caller in tests/Pester/ProcessBackends.Tests.ps1).
+    /// On Unix a worker starts in a session (and so a process group) of its own, through setsid(1) when it is
+    /// there (<see cref="SessionLauncher"/>): a child of a pwsh in a terminal otherwise stays in the terminal's
+    /// foreground process group, and the terminal's Ctrl+C (SIGINT) killed every worker at once (exit code 130)
+    /// while JoblibPS was stopping them itself. Setsid execs pwsh in place (a child of fork is no group leader),
+    /// so the process id is the worker's. A worker with no controlling terminal gets none of the terminal's
+    /// signals (SIGINT, SIGQUIT, SIGTSTP, SIGHUP); it still ends when the caller does, as above.
     /// </remarks>
     internal sealed class PwshWorker : JoblibPS.Workers.Worker, IDisposable
     {
@@ -39,7 +46,16 @@ namespace JoblibPS.Backends.Process
             ? null
             : typeof(RunspaceFactory).GetMethod("CreateOutOfProcessRunspace", new[] { typeof(TypeTable), ProcessInstanceType });
 
+        /// <summary>
+        /// setsid(1) on this machine, or null (Windows, where a worker gets no console and so no Ctrl+C; macOS, which
+        /// has no setsid: there workers stay in the caller's process group).
+        /// </summary>
+        internal static readonly string SessionLauncher = FindSessionLauncher();
+
+        private static readonly PropertyInfo ArgumentListProperty = typeof(System.Diagnostics.ProcessStartInfo).GetProperty("ArgumentList");
+
         private readonly IDisposable _processInstance;
+        private readonly ManualResetEventSlim _exited = new ManualResetEventSlim(false);
         private int _killed;
         private int _disposed;
 
@@ -118,6 +134,12 @@ namespace JoblibPS.Backends.Process
             var instance = (IDisposable)ProcessInstanceConstructor.Invoke(new object[] { null, null, null, false });
             var process = (System.Diagnostics.Process)ProcessProperty.GetValue(instance);
             process.StartInfo.FileName = pwshPath;
+            if (SessionLauncher != null && ArgumentListProperty?.GetValue(process.StartInfo) is IList<string> arguments)
+            {
+                // setsid pwsh -s -NoLogo -NoProfile: the arguments PowerShellProcessInstance put there stay as they are.
+                arguments.Insert(0, pwshPath);
+                process.StartInfo.FileName = SessionLauncher;
+            }
             foreach (KeyValuePair<string, string> variable in environment)
             {
                 if (variable.Value == null) process.StartInfo.Environment.Remove(variable.Key);
@@ -144,7 +166,11 @@ namespace JoblibPS.Backends.Process
                 throw ex.InnerException;
             }
             var worker = new PwshWorker(instance, process, runspace, environment, progress);
-            process.Exited += (sender, e) => onExit(worker);
+            process.Exited += (sender, e) =>
+            {
+                worker._exited.Set();
+                onExit(worker);
+            };
             return worker;
         }
 
@@ -154,32 +180,87 @@ namespace JoblibPS.Backends.Process
         /// cmdlets load on first use through PSModulePath (a nested call), which saves the 250 ms of importing the
         /// manifest in every worker; a bare dll is imported at start.
         /// </summary>
+        /// <exception cref="WorkerExitedException">The process ended before the worker was ready (noticed within about 30 ms of its death).</exception>
         public void Start()
         {
             Runspace.Name = "JoblibPS process worker";
-            Runspace.Open();
-            try { ProcessId = Process.Id; } catch (InvalidOperationException) { }
-            using (var ps = PowerShell.Create())
+            // A process that dies while its runspace opens (a signal, the out-of-memory killer) leaves Open waiting
+            // for the transport to notice, 30 s and more: the slot would hold the pool's place meanwhile and the next
+            // call would wait for it with no worker alive. So the open and the first round trip race the process's exit.
+            using (var opened = new ManualResetEventSlim(false))
             {
-                ps.Runspace = Runspace;
-                ps.AddScript("param($assembly, $module) $null = [System.Reflection.Assembly]::LoadFrom($assembly); if ($module) { Import-Module -Name $module -Global -ErrorAction Stop }")
-                    .AddArgument(typeof(PwshWorker).Assembly.Location)
-                    .AddArgument(AutoloadRoot == null ? ModulePath : null);
-                // The driver as a function, so batches do not send, parse and compile it each time; and a first run
-                // of it compiles it and its paths (half a second here): pay that now, not inside the first batch,
-                // where it would count against -TimeoutSeconds. One item, per-item chunks: the paths a batch takes.
-                ps.AddStatement().AddScript(WorkerDriver.FunctionDefinition);
-                ps.AddStatement()
-                    .AddCommand(WorkerDriver.FunctionName, useLocalScope: true)
-                    .AddParameter("__JoblibScript", "$null = $_")
-                    .AddParameter("__JoblibItems", new object[] { 0 })
-                    .AddParameter("__JoblibArguments", new object[0])
-                    .AddParameter("__JoblibMarker", "warm-up")
-                    .AddParameter("__JoblibPreferences", new object[] { "Continue", "Continue", "SilentlyContinue", "SilentlyContinue", "Continue", false, "High", "SilentlyContinue" })
-                    .AddParameter("__JoblibCollect", 2);
-                ps.Invoke();
+                EventHandler<RunspaceStateEventArgs> onState = (sender, e) =>
+                {
+                    if (e.RunspaceStateInfo.State != RunspaceState.Opening && e.RunspaceStateInfo.State != RunspaceState.BeforeOpen) opened.Set();
+                };
+                Runspace.StateChanged += onState;
+                try
+                {
+                    Runspace.OpenAsync();
+                    WaitHandle.WaitAny(new[] { opened.WaitHandle, _exited.WaitHandle });
+                }
+                finally
+                {
+                    Runspace.StateChanged -= onState;
+                }
             }
+            ThrowIfExited();
+            RunspaceStateInfo state = Runspace.RunspaceStateInfo;
+            if (state.State != RunspaceState.Opened)
+            {
+                throw state.Reason ?? new InvalidOperationException($"The worker's runspace went {state.State} while it opened.");
+            }
+            try { ProcessId = Process.Id; } catch (InvalidOperationException) { }
+            var ps = PowerShell.Create();
+            ps.Runspace = Runspace;
+            ps.AddScript("param($assembly, $module) $null = [System.Reflection.Assembly]::LoadFrom($assembly); if ($module) { Import-Module -Name $module -Global -ErrorAction Stop }")
+                .AddArgument(typeof(PwshWorker).Assembly.Location)
+                .AddArgument(AutoloadRoot == null ? ModulePath : null);
+            // The driver as a function, so batches do not send, parse and compile it each time; and a first run
+            // of it compiles it and its paths (half a second here): pay that now, not inside the first batch,
+            // where it would count against -TimeoutSeconds. One item, per-item chunks: the paths a batch takes.
+            ps.AddStatement().AddScript(WorkerDriver.FunctionDefinition);
+            ps.AddStatement()
+                .AddCommand(WorkerDriver.FunctionName, useLocalScope: true)
+                .AddParameter("__JoblibScript", "$null = $_")
+                .AddParameter("__JoblibItems", new object[] { 0 })
+                .AddParameter("__JoblibArguments", new object[0])
+                .AddParameter("__JoblibMarker", "warm-up")
+                .AddParameter("__JoblibPreferences", new object[] { "Continue", "Continue", "SilentlyContinue", "SilentlyContinue", "Continue", false, "High", "SilentlyContinue" })
+                .AddParameter("__JoblibCollect", 2);
+            IAsyncResult warmUp = ps.BeginInvoke();
+            if (WaitHandle.WaitAny(new[] { warmUp.AsyncWaitHandle, _exited.WaitHandle }) != 0 && !warmUp.IsCompleted)
+            {
+                // The invocation on a dead process returns only when its transport notices: disposing it would wait as long.
+                ThrowIfExited();
+            }
+            try { ps.EndInvoke(warmUp); }
+            finally { ps.Dispose(); }
             WorkerDriver.MarkHolder(Runspace);
+        }
+
+        /// <summary>Throws <see cref="WorkerExitedException"/> when the process ended (any thread).</summary>
+        private void ThrowIfExited()
+        {
+            if (!_exited.IsSet) return;
+            try { Process.WaitForExit(1000); } catch (Exception) { }
+            throw new WorkerExitedException(ProcessId != 0 ? ProcessId : SafeId(), ExitCode);
+        }
+
+        internal int SafeId()
+        {
+            try { return Process.Id; }
+            catch (InvalidOperationException) { return 0; }
+        }
+
+        private static string FindSessionLauncher()
+        {
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return null;
+            foreach (string path in new[] { "/usr/bin/setsid", "/bin/setsid" })
+            {
+                if (File.Exists(path)) return path;
+            }
+            return null;
         }
 
         /// <summary>Kills the process (any thread; returns at once). Its exit is then known to be no crash.</summary>

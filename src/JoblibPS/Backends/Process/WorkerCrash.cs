@@ -31,17 +31,45 @@ namespace JoblibPS.Backends.Process
         public ErrorRecord ErrorRecord { get; }
     }
 
-    /// <summary>A worker process could not start (a wrong PwshPath, a pwsh that fails at start-up, JoblibPS failing to import there).</summary>
+    /// <summary>A worker process could not start (a wrong PwshPath, a pwsh that fails at start-up, JoblibPS failing to import there, a signal that ended it).</summary>
     internal sealed class WorkerStartException : Exception, IContainsErrorRecord
     {
         internal WorkerStartException(string backendName, string pwshPath, Exception inner)
-            : base($"A worker process of backend '{backendName}' could not start ('{pwshPath}'): {Describe.Innermost(inner).Message} Check the backend argument PwshPath and that JoblibPS imports in that pwsh.", Describe.Innermost(inner))
+            : base(Describe(backendName, pwshPath, inner), Errors.Describe.Innermost(inner))
         {
             ErrorRecord = new ErrorRecord(this, ErrorIds.WorkerStartFailed, ErrorCategory.ResourceUnavailable, pwshPath);
         }
 
         /// <summary>The record the engine reports.</summary>
         public ErrorRecord ErrorRecord { get; }
+
+        private static string Describe(string backendName, string pwshPath, Exception inner)
+        {
+            if (inner is WorkerExitedException exited)
+            {
+                // The pwsh started: the path is right, and no import failed. Something ended it from outside (or it ran out of memory).
+                return $"A worker process of backend '{backendName}' (pid {exited.ProcessId}) ended while it started: {WorkerCrash.DescribeExit(exited.ExitCode)}. " +
+                    (WorkerCrash.IsSignal(exited.ExitCode)
+                        ? "Something outside JoblibPS sent it that signal (kill, a service manager, the out-of-memory killer, a Ctrl+C sent to its process group). Run the call again: later calls start fresh workers."
+                        : "Run the call again; if this repeats, start that pwsh by hand ('" + pwshPath + "' -NoProfile) to see why it exits.");
+            }
+            return $"A worker process of backend '{backendName}' could not start ('{pwshPath}'): {Errors.Describe.Innermost(inner).Message} Check the backend argument PwshPath and that JoblibPS imports in that pwsh.";
+        }
+    }
+
+    /// <summary>A worker's process ended before the worker was ready (see PwshWorker.Start); the pool reports it as a <see cref="WorkerStartException"/>.</summary>
+    internal sealed class WorkerExitedException : Exception
+    {
+        public WorkerExitedException(int processId, int? exitCode)
+            : base($"The worker process (pid {processId}) ended while it started: {WorkerCrash.DescribeExit(exitCode)}.")
+        {
+            ProcessId = processId;
+            ExitCode = exitCode;
+        }
+
+        public int ProcessId { get; }
+
+        public int? ExitCode { get; }
     }
 
     /// <summary>Builds the result of a batch whose worker died.</summary>
@@ -73,29 +101,46 @@ namespace JoblibPS.Backends.Process
             return BatchResult.ForWorkerCrash(task, index, crash.ErrorRecord, DateTime.UtcNow - started, runningItem >= 0 ? received : null);
         }
 
+        /// <summary>
+        /// "exit code 3"; for a process killed by a signal on Unix (exit code 128 + N), "killed by signal SIGINT
+        /// (exit code 130)"; "exit code unknown" when there is none.
+        /// </summary>
         internal static string DescribeExit(int? exitCode)
         {
             if (!exitCode.HasValue) return "exit code unknown";
             int code = exitCode.Value;
             string text = "exit code " + code.ToString(CultureInfo.InvariantCulture);
-            if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows) && code > 128 && code < 128 + 65)
-            {
-                int signal = code - 128;
-                text += $", killed by signal {signal}{SignalName(signal)}";
-            }
-            return text;
+            if (!IsSignal(exitCode)) return text;
+            int signal = code - 128;
+            string name = SignalName(signal);
+            return name == null
+                ? $"killed by signal {signal} ({text})"
+                : $"killed by signal {name} ({text}{SignalMeaning(signal)})";
+        }
+
+        /// <summary>True for an exit code that says a signal killed the process (Unix: 128 + the signal number).</summary>
+        internal static bool IsSignal(int? exitCode)
+        {
+            return exitCode.HasValue && !RuntimeInformation.IsOSPlatform(OSPlatform.Windows) && exitCode.Value > 128 && exitCode.Value < 128 + 65;
+        }
+
+        private static string SignalMeaning(int signal)
+        {
+            return signal == 6 ? ": an abort, such as a stack overflow or a fatal runtime error" : string.Empty;
         }
 
         private static string SignalName(int signal)
         {
             switch (signal)
             {
-                case 2: return " (SIGINT)";
-                case 6: return " (SIGABRT: an abort, such as a stack overflow or a fatal runtime error)";
-                case 9: return " (SIGKILL)";
-                case 11: return " (SIGSEGV)";
-                case 15: return " (SIGTERM)";
-                default: return string.Empty;
+                case 1: return "SIGHUP";
+                case 2: return "SIGINT";
+                case 3: return "SIGQUIT";
+                case 6: return "SIGABRT";
+                case 9: return "SIGKILL";
+                case 11: return "SIGSEGV";
+                case 15: return "SIGTERM";
+                default: return null;
             }
         }
     }
