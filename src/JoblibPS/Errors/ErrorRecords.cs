@@ -105,8 +105,10 @@ namespace JoblibPS
         }
 
         /// <summary>
-        /// The terminating error for an item whose script threw: the original exception, the item as TargetObject,
-        /// the worker's script stack trace (the driver's frames cut off), and the id <see cref="ErrorIds.TaskFailed"/>.
+        /// The terminating error for an item whose script threw: the original exception (from another process, of
+        /// its original type where this process can make one: <see cref="RemoteExceptions"/>), the item as
+        /// TargetObject, the worker's script stack trace (the driver's frames cut off) followed by the caller's own
+        /// frames (as ForEach-Object's trace goes on to the script that called it), and the id <see cref="ErrorIds.TaskFailed"/>.
         /// </summary>
         public static ErrorRecord TaskFailed(ErrorRecord workerError, object item)
         {
@@ -115,10 +117,37 @@ namespace JoblibPS
                 // The worker itself failed (crashed, could not start), not the user's script: keep that error's id.
                 return new ErrorRecord(workerError.Exception, ErrorId(workerError), workerError.CategoryInfo.Category, item ?? workerError.TargetObject);
             }
-            var record = new ErrorRecord(workerError.Exception, ErrorIds.TaskFailed, workerError.CategoryInfo.Category, item);
+            var record = new ErrorRecord(RemoteExceptions.Rebuild(workerError.Exception), ErrorIds.TaskFailed, workerError.CategoryInfo.Category, item);
             if (workerError.ErrorDetails != null) record.ErrorDetails = workerError.ErrorDetails;
-            SetScriptStackTrace(record, UserFrames(workerError.ScriptStackTrace));
+            SetScriptStackTrace(record, WithCallerFrames(UserFrames(workerError.ScriptStackTrace), CallerFrames()));
             return record;
+        }
+
+        /// <summary><paramref name="workerFrames"/> followed by <paramref name="callerFrames"/>, one frame a line; either may be empty.</summary>
+        internal static string WithCallerFrames(string workerFrames, string callerFrames)
+        {
+            if (string.IsNullOrEmpty(callerFrames)) return workerFrames;
+            if (string.IsNullOrEmpty(workerFrames)) return callerFrames;
+            return workerFrames + Environment.NewLine + callerFrames;
+        }
+
+        /// <summary>
+        /// The script frames of the caller's pipeline thread, as PowerShell writes a ScriptStackTrace
+        /// (<c>at Get-Report, /path/report.ps1: line 7</c>), or null off a pipeline thread (a job's engine thread has
+        /// no default runspace) or when there are none.
+        /// </summary>
+        private static string CallerFrames()
+        {
+            try
+            {
+                System.Collections.Generic.IEnumerable<CallStackFrame> frames = System.Management.Automation.Runspaces.Runspace.DefaultRunspace?.Debugger?.GetCallStack();
+                if (frames == null) return null;
+                return string.Join(Environment.NewLine, System.Linq.Enumerable.Select(frames, frame => frame.ToString()));
+            }
+            catch (Exception)
+            {
+                return null;
+            }
         }
 
         public static ErrorRecord TaskTimeout(object item, TimeSpan timeout)
