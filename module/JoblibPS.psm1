@@ -49,6 +49,9 @@ function Use-JoblibConfig {
         $__joblibScope = $script:OpenConfigScope.Invoke($null, @($PSCmdlet, $Backend, $PSBoundParameters))
     }
     catch {
+        # This catch put the method call's record in $Error (the global one: a module's $Error is its own); the
+        # record thrown below is the one for this failure.
+        if ($global:Error.Count -gt 0 -and [object]::ReferenceEquals($global:Error[0].Exception, $_.Exception)) { $global:Error.RemoveAt(0) }
         $__joblibError = $_.Exception
         while ($__joblibError -and -not ($__joblibError -is [System.Management.Automation.IContainsErrorRecord] -and $__joblibError -isnot [System.Management.Automation.MethodInvocationException])) { $__joblibError = $__joblibError.InnerException }
         $PSCmdlet.ThrowTerminatingError($(if ($__joblibError) { $__joblibError.ErrorRecord } else { $_ }))

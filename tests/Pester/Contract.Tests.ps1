@@ -295,7 +295,9 @@ Describe 'Backend contract: <Backend> with <NJobs> job(s)' -ForEach $Backends {
             $err.FullyQualifiedErrorId | Should -BeLike 'JoblibTaskFailed,*'
             $err.Exception.Message | Should -Be 'boom'
             $err.TargetObject | Should -Be 5
-            $err.ScriptStackTrace | Should -BeLike '*line 1*'
+            # The block's own frame names this file and the line of the throw, as ForEach-Object's does.
+            $throwLines = (Select-String -LiteralPath $PSCommandPath -SimpleMatch "{ if (`$_ -eq 5) { throw 'boom' }; `$_ } @run").LineNumber
+            ($err.ScriptStackTrace -split '\r?\n')[0] | Should -BeIn @(foreach ($line in $throwLines) { "at <ScriptBlock>, ${PSCommandPath}: line $line" })
             $err.ScriptStackTrace | Should -Not -BeLike '*__JoblibRun*'
         }
 

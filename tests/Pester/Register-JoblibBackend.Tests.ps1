@@ -218,6 +218,116 @@ Describe 'Backends written with script methods (no class)' {
     }
 }
 
+Describe 'Errors from a backend''s own code: one record, naming whose code failed' {
+    BeforeAll {
+        # Each member's throw is on a line of its own, so the record's script stack trace can point at it.
+        $script:Failing = . ([scriptblock]::Create(@'
+class ConfigureThrows : JoblibPS.ParallelBackendBase {
+    [int] EffectiveNJobs([int] $nJobs) { return 1 }
+    [int] Configure([int] $nJobs, [JoblibPS.ParallelCall] $parallel, [System.Collections.IDictionary] $backendArgs) {
+        throw 'configure boom'
+    }
+    [object] Submit([JoblibPS.BatchTask] $task, [Action[object]] $callback) { return $null }
+}
+class ConfigureFailsCleanly : JoblibPS.ParallelBackendBase {
+    [int] EffectiveNJobs([int] $nJobs) { return 1 }
+    [int] Configure([int] $nJobs, [JoblibPS.ParallelCall] $parallel, [System.Collections.IDictionary] $backendArgs) {
+        throw [System.Management.Automation.ErrorRecord]::new([Exception]::new('no quota left'), 'MyBackendQuota', 'QuotaExceeded', $null)
+    }
+    [object] Submit([JoblibPS.BatchTask] $task, [Action[object]] $callback) { return $null }
+}
+class ConfigureCmdletFails : JoblibPS.ParallelBackendBase {
+    [int] EffectiveNJobs([int] $nJobs) { return 1 }
+    [int] Configure([int] $nJobs, [JoblibPS.ParallelCall] $parallel, [System.Collections.IDictionary] $backendArgs) {
+        Get-Item -LiteralPath '/joblibps/no/such/path' -ErrorAction Stop
+        return 1
+    }
+    [object] Submit([JoblibPS.BatchTask] $task, [Action[object]] $callback) { return $null }
+}
+@{ Throws = [ConfigureThrows]; Clean = [ConfigureFailsCleanly]; Cmdlet = [ConfigureCmdletFails] }
+'@))
+        # Runs a failing call and returns what $Error holds after it: the caught record must be its only entry.
+        function Invoke-Failing([scriptblock] $Call) {
+            $global:Error.Clear()
+            $caught = $null
+            try { & $Call } catch { $caught = $_ }
+            $caught | Should -Not -BeNullOrEmpty -Because 'the call must fail'
+            [pscustomobject]@{ Caught = $caught; Errors = @($global:Error) }
+        }
+    }
+
+    AfterAll {
+        foreach ($name in 'cfgthrows', 'cfgclean', 'cfgcmdlet', 'smthrows', 'factorythrows') { Unregister-JoblibBackend $name -ErrorAction Ignore }
+    }
+
+    It 'a PowerShell class whose Configure throws a string fails with JoblibBackendContractViolation naming the backend and Configure, once' {
+        Register-JoblibBackend cfgthrows $Failing.Throws -Force
+        $r = Invoke-Failing { 1 | Invoke-JoblibParallel { $_ } -Backend cfgthrows }
+        $r.Caught.FullyQualifiedErrorId | Should -Be 'JoblibBackendContractViolation,JoblibPS.Commands.InvokeJoblibParallelCommand'
+        $r.Caught.Exception.Message | Should -BeLike "The backend 'cfgthrows' broke the backend contract: Configure threw*configure boom*"
+        $r.Caught.Exception.InnerException.Message | Should -Be 'configure boom'
+        # The trace is the backend's: its method and the line of the throw.
+        ($r.Caught.ScriptStackTrace -split '\r?\n')[0] | Should -Be 'at Configure, <No file>: line 4'
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -Be $r.Caught.FullyQualifiedErrorId
+    }
+
+    It 'a cmdlet''s error under -ErrorAction Stop in Configure is told by the cmdlet''s message, once' {
+        Register-JoblibBackend cfgcmdlet $Failing.Cmdlet -Force
+        $r = Invoke-Failing { 1 | Invoke-JoblibParallel { $_ } -Backend cfgcmdlet }
+        $r.Caught.FullyQualifiedErrorId | Should -Be 'JoblibBackendContractViolation,JoblibPS.Commands.InvokeJoblibParallelCommand'
+        $r.Caught.Exception.Message | Should -BeLike "The backend 'cfgcmdlet' broke the backend contract: Configure threw an exception (ItemNotFoundException: *no/such/path*)"
+        $r.Errors.Count | Should -Be 1
+    }
+
+    It 'a backend that throws an ErrorRecord with an id of its own fails the call with that record (failing cleanly)' {
+        Register-JoblibBackend cfgclean $Failing.Clean -Force
+        $r = Invoke-Failing { 1 | Invoke-JoblibParallel { $_ } -Backend cfgclean }
+        $r.Caught.FullyQualifiedErrorId | Should -Be 'MyBackendQuota,JoblibPS.Commands.InvokeJoblibParallelCommand'
+        $r.Caught.CategoryInfo.Category | Should -Be 'QuotaExceeded'
+        $r.Caught.Exception.Message | Should -Be 'no quota left'
+        $r.Errors.Count | Should -Be 1
+    }
+
+    It 'a script-method backend whose Configure throws fails the same way, naming the backend and Configure' {
+        Register-JoblibBackend smthrows {
+            $backend = [pscustomobject]@{}
+            $backend | Add-Member -MemberType ScriptMethod -Name EffectiveNJobs -Value { param($n) 1 }
+            $backend | Add-Member -MemberType ScriptMethod -Name Submit -Value { param($task, $callback) }
+            $backend | Add-Member -MemberType ScriptMethod -Name Configure -Value { param($n, $parallel, $arguments) throw 'script configure boom' }
+            $backend
+        } -Force
+        $r = Invoke-Failing { Use-JoblibConfig smthrows { 1 | Invoke-JoblibParallel { $_ } } }
+        $r.Caught.FullyQualifiedErrorId | Should -Be 'JoblibBackendContractViolation,JoblibPS.Commands.InvokeJoblibParallelCommand'
+        $r.Caught.Exception.Message | Should -BeLike "The backend 'smthrows' broke the backend contract: Configure threw*script configure boom*"
+        $r.Errors.Count | Should -Be 1
+    }
+
+    It 'a factory that throws leaves nothing in $Error at registration and one record naming the factory and the backend at use' {
+        $global:Error.Clear()
+        Register-JoblibBackend factorythrows { throw 'factory boom' } -Force
+        $global:Error.Count | Should -Be 0 -Because 'the failure is reported once, when the backend is used'
+        $r = Invoke-Failing { 1 | Invoke-JoblibParallel { $_ } -Backend factorythrows }
+        $r.Caught.FullyQualifiedErrorId | Should -Be 'JoblibInvalidBackendArgument,JoblibPS.Commands.InvokeJoblibParallelCommand'
+        $r.Caught.Exception.Message | Should -Be "The factory of backend 'factorythrows' threw: factory boom"
+        $r.Caught.Exception.InnerException.Message | Should -Be 'factory boom'
+        $r.Errors.Count | Should -Be 1
+    }
+
+    It 'Use-JoblibConfig with <What> adds one record to $Error, with the id <Id>' -ForEach @(
+        @{ What = 'a factory that throws'; Backend = 'factorythrows'; NJobs = 2; Id = 'JoblibInvalidBackendArgument,Use-JoblibConfig'; Message = "The factory of backend 'factorythrows' threw: factory boom" }
+        @{ What = 'an unknown backend'; Backend = 'nosuchbackend'; NJobs = 2; Id = 'JoblibUnknownBackend,Use-JoblibConfig'; Message = "There is no backend named 'nosuchbackend'*" }
+        @{ What = '-NJobs 0'; Backend = 'threading'; NJobs = 0; Id = 'JoblibInvalidNJobs,Use-JoblibConfig'; Message = '-NJobs 0 has no meaning*' }
+    ) {
+        Register-JoblibBackend factorythrows { throw 'factory boom' } -Force
+        $r = Invoke-Failing { Use-JoblibConfig $Backend -NJobs $NJobs { 'never runs' } }
+        $r.Caught.FullyQualifiedErrorId | Should -Be $Id
+        $r.Caught.Exception.Message | Should -BeLike $Message
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -Be $Id
+    }
+}
+
 Describe 'Get-JoblibBackend' {
     It 'lists built-ins with source, type and capabilities, and filters by wildcard' {
         $all = Get-JoblibBackend

@@ -8,6 +8,7 @@ using System.Collections.ObjectModel;
 using System.Management.Automation.Runspaces;
 using System.Reflection;
 using JoblibPS.Runspaces;
+using JoblibPS.Errors;
 
 namespace JoblibPS.Backends
 {
@@ -57,7 +58,17 @@ namespace JoblibPS.Backends
                 {
                     if (!bound.ContainsKey(parameter.Name)) throw Missing(name, parameter.Name, accepted);
                 }
-                var output = (FactoryOutput)RunspaceDispatcher.Invoke(owner, () => InvokeFactory(scriptBlock, bound));
+                FactoryOutput output;
+                try
+                {
+                    output = (FactoryOutput)RunspaceDispatcher.Invoke(owner, () => InvokeFactory(scriptBlock, bound));
+                }
+                catch (Exception ex) when (!(ex is PipelineStoppedException) && !(ex is TimeoutException)
+                                           && ErrorRecords.OwnRecordOf(Errors.Describe.Innermost(ex)) == null)
+                {
+                    // The factory's own code failed: say whose code it was (as for a constructor that throws).
+                    throw ErrorRecords.FactoryFailed(name, Errors.Describe.Innermost(ex));
+                }
                 return AsBackend(name, output.Values, owner);
             };
         }
@@ -67,10 +78,13 @@ namespace JoblibPS.Backends
         /// required script method fails Register-JoblibBackend itself (<see cref="BackendContractException"/>).
         /// Anything else the factory does wrong (throws, returns nothing) is left for its first use to report, with
         /// the arguments and the runspace of that use. Returns the backend it made (Get-JoblibBackend reads its
-        /// capabilities), or null when the factory needs arguments or failed.
+        /// capabilities), or null when the factory needs arguments or failed; <paramref name="failure"/> is that
+        /// failure, whose entries in <c>$Error</c> the caller removes (<see cref="DollarError"/>): it is reported
+        /// once, at that use.
         /// </summary>
-        public static ParallelBackendBase Probe(ScriptBlock scriptBlock, Func<IDictionary, ParallelBackendBase> factory)
+        public static ParallelBackendBase Probe(ScriptBlock scriptBlock, Func<IDictionary, ParallelBackendBase> factory, out Exception failure)
         {
+            failure = null;
             if (ScriptParameters(scriptBlock).Any(p => p.Mandatory)) return null;
             try
             {
@@ -80,9 +94,10 @@ namespace JoblibPS.Backends
             {
                 throw;
             }
-            catch (Exception)
+            catch (Exception ex)
             {
                 // Reported at first use.
+                failure = ex;
                 return null;
             }
         }

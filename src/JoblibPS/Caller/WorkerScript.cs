@@ -16,14 +16,22 @@ namespace JoblibPS.Caller
     /// </remarks>
     internal sealed class WorkerScript
     {
-        private WorkerScript(string text, bool perItemCall, bool endsProcess)
+        private WorkerScript(string text, bool perItemCall, bool endsProcess, object[] place)
         {
             Text = text;
             PerItemCall = perItemCall;
             EndsProcess = endsProcess;
+            Place = place;
         }
 
         public string Text { get; }
+
+        /// <summary>
+        /// Where <see cref="Text"/> stands in the caller's script: its file (or null), line and column, each from 1;
+        /// null when that says nothing (a block typed on one line at a prompt). A worker that parses the block there
+        /// (WorkerDriver.ps1) gives a failure's ScriptStackTrace the caller's file and line, as ForEach-Object does.
+        /// </summary>
+        public object[] Place { get; }
 
         /// <summary>True for the general form: one call of the block per item.</summary>
         public bool PerItemCall { get; }
@@ -38,7 +46,26 @@ namespace JoblibPS.Caller
         {
             var ast = (ScriptBlockAst)scriptBlock.Ast;
             string text = scriptBlock.ToString();
-            return new WorkerScript(text, NeedsPerItemCall(ast), CallsProcessExit(ast));
+            return new WorkerScript(text, NeedsPerItemCall(ast), CallsProcessExit(ast), PlaceOf(ast.Extent, text));
+        }
+
+        /// <summary>The file, line and column where <paramref name="text"/> (a block's text, its braces left out) starts in <paramref name="extent"/>, or null.</summary>
+        internal static object[] PlaceOf(IScriptExtent extent, string text)
+        {
+            if (extent == null || text == null) return null;
+            int line = extent.StartLineNumber;
+            int column = extent.StartColumnNumber;
+            string whole = extent.Text ?? string.Empty;
+            if (whole.Length == text.Length + 2 && whole[0] == '{' && string.CompareOrdinal(whole, 1, text, 0, text.Length) == 0)
+            {
+                column++;
+            }
+            else if (!string.Equals(whole, text, StringComparison.Ordinal))
+            {
+                return null;
+            }
+            if (string.IsNullOrEmpty(extent.File) && line <= 1) return null;
+            return new object[] { extent.File, line, column };
         }
 
         /// <summary>

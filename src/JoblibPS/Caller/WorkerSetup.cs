@@ -3,6 +3,7 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
+using System.Management.Automation.Language;
 using System.Management.Automation.Runspaces;
 using System.Runtime.CompilerServices;
 
@@ -26,13 +27,24 @@ namespace JoblibPS.Caller
         /// <summary>
         /// Applies a setup in the global scope of a worker runspace (its parameter is <see cref="ToTable"/>'s table).
         /// Modules first, then functions and variables, then the initialization script, dot-sourced so that what it
-        /// defines stays. A failure stops at once: its error is the invocation's exception.
+        /// defines stays. A function that came with its definition's place (see <see cref="AddFunction"/>) is parsed
+        /// there, so its stack frames read as in the caller: its name, file and line. A failure stops at once: its
+        /// error is the invocation's exception.
         /// </summary>
         private const string ApplyText = @"param($__JoblibSetup)
 foreach ($__JoblibModule in $__JoblibSetup.Modules) { Import-Module -Name $__JoblibModule -Global -ErrorAction Stop -WarningAction SilentlyContinue -Verbose:$false }
-foreach ($__JoblibEntry in $__JoblibSetup.Functions) { $null = Set-Item -LiteralPath ('function:global:' + $__JoblibEntry[0]) -Value ([scriptblock]::Create($__JoblibEntry[1])) -Force }
+foreach ($__JoblibEntry in $__JoblibSetup.Functions) {
+    $__JoblibBody = $null
+    if ($__JoblibEntry[2]) {
+        $__JoblibErrors = $null
+        $__JoblibAst = [System.Management.Automation.Language.Parser]::ParseInput(('' + $__JoblibEntry[2]), $__JoblibEntry[3], [ref]$null, [ref]$__JoblibErrors)
+        if (-not $__JoblibErrors) { $__JoblibBody = $__JoblibAst.Find({ $args[0] -is [System.Management.Automation.Language.FunctionDefinitionAst] }, $false).Body.GetScriptBlock() }
+    }
+    if (-not $__JoblibBody) { $__JoblibBody = [scriptblock]::Create($__JoblibEntry[1]) }
+    $null = Set-Item -LiteralPath ('function:global:' + $__JoblibEntry[0]) -Value $__JoblibBody -Force
+}
 foreach ($__JoblibEntry in $__JoblibSetup.Variables) { Set-Variable -Scope Global -Name $__JoblibEntry[0] -Value $__JoblibEntry[1] -Force }
-Remove-Variable -Name __JoblibModule, __JoblibEntry -ErrorAction Ignore
+Remove-Variable -Name __JoblibModule, __JoblibEntry, __JoblibBody, __JoblibErrors, __JoblibAst -ErrorAction Ignore
 if ($__JoblibSetup.Init) { $null = . ([scriptblock]::Create($__JoblibSetup.Init)) }
 Remove-Variable -Name __JoblibSetup -ErrorAction Ignore";
 
@@ -59,6 +71,7 @@ Remove-Variable -Name __JoblibSetup -ErrorAction Ignore";
         /// <summary>Runspaces and the call (its token) whose setup they hold.</summary>
         private static readonly ConditionalWeakTable<Runspace, CallHolder> Applied = new ConditionalWeakTable<Runspace, CallHolder>();
 
+        /// <summary>Per function: name, body text, definition text placed at its line and column (or null), file (or null).</summary>
         private readonly List<string[]> _functions = new List<string[]>();
         private readonly List<string> _modules = new List<string>();
         private readonly List<object[]> _variables = new List<object[]>();
@@ -75,14 +88,35 @@ Remove-Variable -Name __JoblibSetup -ErrorAction Ignore";
         /// <summary>The modules workers import, for messages.</summary>
         public IReadOnlyList<string> Modules => _modules;
 
-        /// <summary>Defines <paramref name="function"/> in every worker under <paramref name="name"/> (its own name by default), once per name.</summary>
+        /// <summary>
+        /// Defines <paramref name="function"/> in every worker under <paramref name="name"/> (its own name by default),
+        /// once per name. A function defined by a <c>function</c> or <c>filter</c> statement also travels as that
+        /// statement, padded with newlines and spaces to its line and column, and with its file: the worker parses it
+        /// there (<see cref="Parser.ParseInput(string, string, out Token[], out ParseError[])"/> keeps the file, where
+        /// <see cref="ScriptBlock.Create"/> has none), so a failure's ScriptStackTrace reads
+        /// <c>at Get-Thing, /path/script.ps1: line 12</c> as it does in the caller, not <c>at &lt;ScriptBlock&gt;, &lt;No file&gt;</c>,
+        /// and <c>$PSScriptRoot</c> in it is the caller's script folder.
+        /// </summary>
         public void AddFunction(FunctionInfo function, string name = null)
         {
             name = name ?? function.Name;
             if (_functions.Any(f => string.Equals(f[0], name, StringComparison.OrdinalIgnoreCase))) return;
             // A filter's body is its process block.
             string body = function.CommandType == CommandTypes.Filter ? "process {\n" + function.Definition + "\n}" : function.Definition;
-            _functions.Add(new[] { name, body });
+            string placed = null;
+            string file = null;
+            if (function.ScriptBlock?.Ast is FunctionDefinitionAst definition)
+            {
+                placed = Placed(definition.Extent.Text, definition.Extent.StartLineNumber, definition.Extent.StartColumnNumber);
+                file = definition.Extent.File;
+            }
+            _functions.Add(new[] { name, body, placed, file });
+        }
+
+        /// <summary><paramref name="text"/> preceded by newlines and spaces so that it starts at <paramref name="line"/> and <paramref name="column"/> (both from 1).</summary>
+        internal static string Placed(string text, int line, int column)
+        {
+            return new string('\n', Math.Max(0, line - 1)) + new string(' ', Math.Max(0, column - 1)) + text;
         }
 
         public void AddModule(string nameOrPath)

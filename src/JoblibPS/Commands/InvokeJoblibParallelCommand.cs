@@ -155,7 +155,10 @@ namespace JoblibPS.Commands
             }
             catch (Exception ex) when (!(ex is PipelineStoppedException))
             {
-                ThrowTerminatingError(ErrorRecords.BackendCreation(ex, Backend));
+                // A factory's script error is in $Error already: this record, which names the factory, replaces it.
+                ErrorRecord creation = ErrorRecords.BackendCreation(ex, Backend);
+                DollarError.Forget(SessionState, ex);
+                ThrowTerminatingError(creation);
             }
             if (AsJob.IsPresent) settings = ConfigResolver.ForJob(settings);
             foreach (string note in settings.Notes) CallerStreams.WriteVerbose(this, note);
@@ -253,6 +256,8 @@ namespace JoblibPS.Commands
             {
                 _run?.Dispose();
                 _run = null;
+                // One failure, one record: what PowerShell put in $Error for its cause (a backend's script error) goes.
+                DollarError.ForgetCauses(SessionState, ex.ErrorRecord);
                 ThrowTerminatingError(ex.ErrorRecord);
             }
         }

@@ -69,7 +69,8 @@ namespace JoblibPS.Commands
                             break;
                         case ScriptBlock scriptBlock:
                             registration = new BackendRegistration(Name, BackendSource.Registered, null, BackendFactory.FromScriptBlock(Name, scriptBlock, Runspace.DefaultRunspace));
-                            BackendInfo.RememberCapabilities(registration, BackendFactory.Probe(scriptBlock, registration.Factory));
+                            BackendInfo.RememberCapabilities(registration, BackendFactory.Probe(scriptBlock, registration.Factory, out Exception probeFailure));
+                            DollarError.Forget(SessionState, probeFailure);
                             break;
                         case ParallelBackendBase _:
                             throw new ArgumentException("-Factory takes a type or a script block, not a backend instance: a factory makes a fresh backend for each use. Pass the type ([MyBackend]) or { [MyBackend]::new() }, or give the instance to -Backend directly.");

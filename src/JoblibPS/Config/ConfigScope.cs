@@ -93,7 +93,9 @@ namespace JoblibPS.Config
             catch (Exception ex) when (!(ex is PipelineStoppedException) && !(ex is TerminatingErrorException))
             {
                 if (created) SafeTerminate(frame.Backend, cmdlet);
-                throw new TerminatingErrorException(ErrorRecords.BackendCreation(ex, backend));
+                ErrorRecord creation = ErrorRecords.BackendCreation(ex, backend);
+                DollarError.Forget(cmdlet.SessionState, ex);
+                throw new TerminatingErrorException(creation);
             }
 
             frame.CreatedBackend = created;

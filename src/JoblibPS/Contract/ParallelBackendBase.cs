@@ -19,9 +19,10 @@ namespace JoblibPS
     /// <see cref="Submit"/>, which a backend may call from any thread; the engine marshals the completion
     /// back to the pipeline thread before it calls <see cref="RetrieveResultCallback"/> or
     /// <see cref="RetrieveResult"/>. A backend written as a PowerShell class therefore needs no locking.
-    /// Failing cleanly: a member may throw an exception that carries an ErrorRecord (IContainsErrorRecord); the call
-    /// then fails with that record and its id. Any other exception from a member breaks the contract
-    /// (<see cref="ErrorIds.BackendContract"/>). The capability flags have public setters because PowerShell classes
+    /// Failing cleanly: a member may throw an exception that carries an ErrorRecord (IContainsErrorRecord), or in
+    /// PowerShell throw an ErrorRecord with an id of its own; the call then fails with that record and its id. Any
+    /// other exception from a member, a script error of a PowerShell class included (<c>throw 'text'</c>), breaks
+    /// the contract (<see cref="ErrorIds.BackendContract"/>; see <see cref="Errors.ErrorRecords.OwnRecordOf"/>). The capability flags have public setters because PowerShell classes
     /// cannot reach protected members; only the backend itself should set them, in its constructor.
     /// Lifetime: one instance serves one call, or every call inside one Use-JoblibConfig scope. Per call the
     /// engine calls Configure, StartCall, Submit..., StopCall; Terminate ends the instance (at the end of a

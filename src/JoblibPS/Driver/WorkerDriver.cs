@@ -200,6 +200,7 @@ namespace JoblibPS.Driver
             return new Hashtable(StringComparer.OrdinalIgnoreCase)
             {
                 ["__JoblibScript"] = task.Script.Text,
+                ["__JoblibPlace"] = task.Script.Place,
                 ["__JoblibItems"] = items,
                 ["__JoblibPathKinds"] = pathKinds,
                 ["__JoblibArguments"] = task.ArgumentList,
@@ -229,6 +230,7 @@ namespace JoblibPS.Driver
             {
                 var parameters = new Hashtable(StringComparer.OrdinalIgnoreCase);
                 AddParameters(task, outOfProcess, log, (name, value) => parameters[name] = value, usings: false);
+                AddBlockCache(task, runspace, (name, value) => parameters[name] = value);
                 ps.AddScript(BlockCallText, useLocalScope: true)
                     .AddParameter("__JoblibDriverBlock", Blocks.GetValue(runspace, _ => ScriptBlock.Create(Text)))
                     .AddParameter("__JoblibDriverParameters", parameters);
@@ -240,6 +242,26 @@ namespace JoblibPS.Driver
             if (asFunction) ps.AddCommand(FunctionName, useLocalScope: true);
             else ps.AddScript(Text, useLocalScope: true);
             AddParameters(task, outOfProcess, log, (name, value) => ps.AddParameter(name, value), usings: true);
+            if (!outOfProcess) AddBlockCache(task, runspace, (name, value) => ps.AddParameter(name, value));
+            // A worker process or SSH runspace the module opened keeps it in a global; a session of the user's, nothing.
+            else if (asFunction && task.Script.Place != null) ps.AddParameter("__JoblibBlockCache", "global");
+        }
+
+        /// <summary>
+        /// Per runspace of this process, where the driver keeps the user's block it parsed at its place
+        /// (<see cref="Caller.WorkerScript.Place"/>): parsing there costs about 2 ms a batch, where <c>[scriptblock]::Create</c>
+        /// hits PowerShell's cache. The block is made and used in that runspace only. A runspace in another process
+        /// that the module opened keeps it in a global variable instead (<c>$__JoblibBlockCache = 'global'</c>); one
+        /// the user opened (a PSSession given to the remote backend) keeps nothing of JoblibPS's, so there the block
+        /// is parsed for each batch.
+        /// </summary>
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Runspace, Hashtable> BlockCaches =
+            new System.Runtime.CompilerServices.ConditionalWeakTable<Runspace, Hashtable>();
+
+        private static void AddBlockCache(BatchTask task, Runspace runspace, Action<string, object> add)
+        {
+            if (task.Script.Place == null || runspace == null) return;
+            add("__JoblibBlockCache", BlockCaches.GetValue(runspace, _ => new Hashtable()));
         }
 
         private static void AddParameters(BatchTask task, bool outOfProcess, ItemLog log, Action<string, object> add, bool usings)
@@ -253,6 +275,7 @@ namespace JoblibPS.Driver
                 if (name == "__JoblibNested" && (!outOfProcess || value == null)) continue;
                 if (name == "__JoblibInitState" && value == null) continue;
                 if (name == "__JoblibPathKinds" && value == null) continue;
+                if (name == "__JoblibPlace" && value == null) continue;
                 if (name == "__JoblibCollect")
                 {
                     if (!outOfProcess) continue;

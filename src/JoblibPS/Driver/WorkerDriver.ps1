@@ -3,7 +3,7 @@ The driver: runs one batch of items in a worker runspace, wherever that runspace
 worker process, a remote host). Compiled into JoblibPS.dll as a resource and held by worker runspaces as the
 function __JoblibDriver; the protocol is described in WorkerDriver.cs.
 #>
-param($__JoblibScript, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested, $__JoblibLog, $__JoblibInitState, [string]$__JoblibPathKinds)
+param($__JoblibScript, $__JoblibPlace, $__JoblibBlockCache, $__JoblibItems, $__JoblibArguments, $__JoblibMarker, $__JoblibLocation, $__JoblibPreferences, [bool]$__JoblibPerItem, [int]$__JoblibCollect, $__JoblibNested, $__JoblibLog, $__JoblibInitState, [string]$__JoblibPathKinds)
 $ErrorActionPreference, $WarningPreference, $VerbosePreference, $DebugPreference, $InformationPreference, $WhatIfPreference, $ConfirmPreference, $__JoblibProgressPreference = $__JoblibPreferences
 # Continue when the caller shows progress: the block's Write-Progress records then reach the runspace's progress
 # stream, which the caller forwards (BatchTask.ProgressSink). Otherwise they are not even made.
@@ -19,15 +19,34 @@ if ($__JoblibInitState) {
     foreach ($__JoblibEntry in $__JoblibInitState.Functions) { $null = Set-Item -LiteralPath ('function:' + $__JoblibEntry[0]) -Value $__JoblibEntry[1] }
 }
 if ($__JoblibLocation -and $__JoblibLocation -cne $PWD.ProviderPath) { Set-Location -LiteralPath $__JoblibLocation }
+# The user's block from its text. With its place in the caller's script ($__JoblibPlace: file, line, column), the
+# text is padded to that line and column and parsed with that file, so a failure's ScriptStackTrace (and
+# $PSScriptRoot) read as in the caller. Parsing and compiling that way costs about 2 ms where [scriptblock]::Create
+# hits PowerShell's cache, so the last block is kept where $__JoblibBlockCache says: in that table (the engine's, per
+# runspace of this process), in a global ('global': a worker the module opened), or nowhere (a user's session); one
+# block, replaced when the text or place changes.
+function __JoblibBlockOf([string] $__JoblibPrefix, [string] $__JoblibSuffix) {
+    if (-not $__JoblibPlace) { return [scriptblock]::Create($__JoblibPrefix + $__JoblibScript + $__JoblibSuffix) }
+    $__JoblibText = $__JoblibPrefix + ("`n" * ([int]$__JoblibPlace[1] - 1)) + (' ' * ([int]$__JoblibPlace[2] - 1)) + $__JoblibScript + $__JoblibSuffix
+    $__JoblibKey = "$($__JoblibPlace[0])`n$__JoblibText"
+    $__JoblibKept = if ($__JoblibBlockCache -is [hashtable]) { $__JoblibBlockCache.Kept } elseif ($__JoblibBlockCache) { $global:__JoblibUserBlock }
+    if ($__JoblibKept -and $__JoblibKept[0] -ceq $__JoblibKey) { return $__JoblibKept[1] }
+    $__JoblibErrors = $null
+    $__JoblibAst = [System.Management.Automation.Language.Parser]::ParseInput($__JoblibText, $__JoblibPlace[0], [ref]$null, [ref]$__JoblibErrors)
+    if ($__JoblibErrors) { return [scriptblock]::Create($__JoblibPrefix + $__JoblibScript + $__JoblibSuffix) }
+    $__JoblibBlock = $__JoblibAst.GetScriptBlock()
+    if ($__JoblibBlockCache -is [hashtable]) { $__JoblibBlockCache.Kept = $__JoblibKey, $__JoblibBlock } elseif ($__JoblibBlockCache) { $global:__JoblibUserBlock = $__JoblibKey, $__JoblibBlock }
+    $__JoblibBlock
+}
 function __JoblibRun {
     if ($__JoblibPerItem) {
-        $__JoblibBlock = [scriptblock]::Create($__JoblibScript)
+        $__JoblibBlock = __JoblibBlockOf '' ''
         foreach ($_ in $__JoblibItems) { if ($__JoblibLog) { if ($__JoblibOverflow = $__JoblibLog.Next()) { throw $__JoblibOverflow } } else { $__JoblibMarker }; do { & $__JoblibBlock $_ @__JoblibArguments } while ($false) }
     } else {
         # A call-depth overflow is terminating in PowerShell but only written as a record under *>&1: ItemLog.Next
         # (here) and the collector (in another process) make it fail its item.
         $__JoblibStart = if ($__JoblibLog) { 'if ($__JoblibOverflow = $__JoblibLog.Next()) { throw $__JoblibOverflow }' } else { '$__JoblibMarker' }
-        $__JoblibBlock = [scriptblock]::Create('process { ' + $__JoblibStart + '; do { ' + $__JoblibScript + "`n} while (`$false) }")
+        $__JoblibBlock = __JoblibBlockOf ('process { ' + $__JoblibStart + '; do { ') "`n} while (`$false) }"
         $__JoblibItems | & $__JoblibBlock
     }
     if ($__JoblibLog) { if ($__JoblibOverflow = $__JoblibLog.End()) { throw $__JoblibOverflow } } else { $__JoblibMarker + $__JoblibItemsEnd }

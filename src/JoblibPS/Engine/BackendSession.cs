@@ -13,9 +13,10 @@ namespace JoblibPS.Engine
     /// the contract. Pipeline thread only.
     /// </summary>
     /// <remarks>
-    /// The one rule for errors from a backend: an exception that carries an ErrorRecord (IContainsErrorRecord: a
-    /// backend's way to fail a call cleanly, with its own id) is reported as that record; a pipeline stop passes
-    /// through; any other exception breaks the contract (<see cref="ErrorIds.BackendContract"/>).
+    /// The one rule for errors from a backend: an ErrorRecord it failed with on purpose (a backend's way to fail a
+    /// call cleanly, with its own id; see <see cref="ErrorRecords.OwnRecordOf"/>) is reported as that record; a
+    /// pipeline stop passes through; any other exception, a script error of a PowerShell backend's code included,
+    /// breaks the contract (<see cref="ErrorIds.BackendContract"/>, naming the backend and the member).
     /// </remarks>
     internal sealed class BackendSession
     {
@@ -150,11 +151,8 @@ namespace JoblibPS.Engine
         private TerminatingErrorException Reported(Exception ex, string rule)
         {
             Exception inner = Describe.Innermost(ex);
-            if (inner is IContainsErrorRecord container && container.ErrorRecord != null)
-            {
-                return new TerminatingErrorException(container.ErrorRecord);
-            }
-            return new TerminatingErrorException(ErrorRecords.BackendContract(Backend, rule, inner));
+            ErrorRecord own = ErrorRecords.OwnRecordOf(inner);
+            return new TerminatingErrorException(own ?? ErrorRecords.BackendContract(Backend, rule, inner));
         }
     }
 }

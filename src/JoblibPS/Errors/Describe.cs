@@ -26,6 +26,19 @@ namespace JoblibPS.Errors
             return value == null ? "$null" : Item(value) + ", a " + value.GetType().Name;
         }
 
+        /// <summary>
+        /// "Type: message" of a failure for a message that wraps it. A cmdlet's error under -ErrorAction Stop is told
+        /// by the cmdlet's own exception, not by PowerShell's "The running command stopped because ..." around it.
+        /// </summary>
+        public static string Failure(Exception ex)
+        {
+            if (ex is ActionPreferenceStopException stop && stop.ErrorRecord?.Exception != null && !(stop.ErrorRecord.Exception is ParentContainsErrorRecordException))
+            {
+                ex = stop.ErrorRecord.Exception;
+            }
+            return ex.GetType().Name + ": " + ex.Message;
+        }
+
         /// <summary>The exception that says what went wrong, under the wrappers of reflection, PowerShell's method calls and tasks.</summary>
         public static Exception Innermost(Exception ex)
         {
