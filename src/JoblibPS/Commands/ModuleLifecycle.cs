@@ -15,7 +15,7 @@ namespace JoblibPS.Commands
             JoblibPS.Jobs.JobRun.StopAll();
             LocalRunspaceCache.CloseAll();
             JoblibPS.Backends.Process.ProcessPools.ShutdownAll();
-            JoblibPS.Backends.Remote.RemoteWorkerKind.CloseAll();
+            JoblibPS.Workers.LivePools.CloseAll();
         }
     }
 }

@@ -106,6 +106,21 @@ namespace JoblibPS.Workers
         /// <summary>How long a running batch must have run before a stop reaches it reliably (remote: a stop sent within milliseconds can miss the remote pipeline).</summary>
         public virtual TimeSpan MinRunBeforeStop => TimeSpan.Zero;
 
+        /// <summary>
+        /// How long an abort waits, in all, for running batches to stop before the pool gives up on their workers
+        /// (closed as stuck and replaced). The default, 1 s: a PowerShell pipeline stops in about 50 ms (measured on a
+        /// 2-core machine, in this process and in a worker process alike); one inside a .NET or native call
+        /// ([Threading.Thread]::Sleep, a blocking read) or a long <c>finally</c> does not stop at all.
+        /// </summary>
+        public virtual TimeSpan StopGrace => TimeSpan.FromSeconds(1);
+
+        /// <summary>
+        /// What the caller is told when an abort gave up on <paramref name="abandoned"/> workers after
+        /// <paramref name="grace"/> (<paramref name="stuckNow"/>: the pool's threads still stuck), or null to say
+        /// nothing (a kind whose stuck workers end when closed: a process is killed).
+        /// </summary>
+        public virtual string StuckWarning(int abandoned, int stuckNow, TimeSpan grace) => null;
+
         /// <summary>The failure of a worker that could not be opened, as the result of the batches waiting for it.</summary>
         public abstract BatchResult OpenFailed(BatchTask task, Exception error);
     }

@@ -35,24 +35,23 @@ namespace JoblibPS.Workers
         private readonly WorkerLoss _loss;
         private readonly SlotRunner _runner;
 
-        /// <param name="kind">The kind of worker; the pool owns it for its life.</param>
-        /// <param name="stopGrace">
-        /// How long an abort waits, in all, for the running batches to stop before it gives up on their workers
-        /// (they are closed as stuck and replaced).
-        /// </param>
-        public WorkerPool(WorkerKind kind, TimeSpan stopGrace)
+        /// <param name="kind">The kind of worker; the pool owns it for its life. The pool joins <see cref="LivePools"/> until it is disposed.</param>
+        public WorkerPool(WorkerKind kind)
         {
-            StopGrace = stopGrace;
             _state = new PoolState(kind);
             SlotRunner runner = null;
             _scheduler = new PoolScheduler(_state, () => runner.NewSlot());
             _loss = new WorkerLoss(_state, _scheduler);
             runner = new SlotRunner(_state, _scheduler, _loss);
             _runner = runner;
+            LivePools.Add(this);
         }
 
-        /// <summary>The abort deadline: see the constructor.</summary>
-        public TimeSpan StopGrace { get; }
+        /// <summary>The kind of the pool's workers.</summary>
+        public WorkerKind Kind => _state.Kind;
+
+        /// <summary>How long an abort waits, in all, for the running batches to stop before it gives up on their workers: the kind's (<see cref="WorkerKind.StopGrace"/>).</summary>
+        public TimeSpan StopGrace => _state.Kind.StopGrace;
 
         /// <summary>Replace a worker after it ran this many batches (loky's max_tasks_per_child); 0 for never.</summary>
         public int MaxTasksPerWorker
@@ -265,6 +264,7 @@ namespace JoblibPS.Workers
             List<(Worker Worker, bool Busy)> closing = LetGoOfSlots();
             Task[] ending = closing.Select(c => Task.Run(() => _state.CloseWorker(c.Worker, c.Busy))).ToArray();
             Task.WaitAll(ending, CloseWait);
+            LivePools.Remove(this);
             Closed?.Invoke();
         }
 

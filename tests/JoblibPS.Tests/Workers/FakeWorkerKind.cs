@@ -52,6 +52,11 @@ namespace JoblibPS.Tests.Workers
 
         public override string Name => "fake";
 
+        /// <summary>The abort deadline the pool takes from the kind; 5 s unless a test sets a short one.</summary>
+        public TimeSpan Grace { get; set; } = TimeSpan.FromSeconds(5);
+
+        public override TimeSpan StopGrace => Grace;
+
         public override bool OpensOnDemand => OnDemand;
 
         public override bool RerunsLostWork => Reruns;

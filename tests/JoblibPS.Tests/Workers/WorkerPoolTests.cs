@@ -20,7 +20,8 @@ namespace JoblibPS.Tests.Workers
         private static (WorkerPool Pool, FakeWorkerKind Kind) NewPool(int workers, FakeWorkerKind kind = null, TimeSpan? stopGrace = null)
         {
             kind = kind ?? new FakeWorkerKind();
-            var pool = new WorkerPool(kind, stopGrace ?? TimeSpan.FromSeconds(5)) { VerdictDelay = TimeSpan.FromMilliseconds(50) };
+            if (stopGrace.HasValue) kind.Grace = stopGrace.Value;
+            var pool = new WorkerPool(kind) { VerdictDelay = TimeSpan.FromMilliseconds(50) };
             kind.Pool = pool;
             if (kind.OnDemand)
             {

@@ -75,26 +75,16 @@ namespace JoblibPS.Backends.Process
             var accepted = acceptsIdleTimeout
                 ? new[] { "PwshPath", "IdleTimeoutSeconds", "MaxTasksPerWorker", "Environment" }
                 : new[] { "PwshPath", "MaxTasksPerWorker", "Environment" };
-            var given = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
-            foreach (DictionaryEntry entry in arguments ?? new Hashtable())
-            {
-                string key = entry.Key?.ToString();
-                string match = accepted.FirstOrDefault(a => a.Equals(key, StringComparison.OrdinalIgnoreCase));
-                if (match == null)
-                {
-                    throw BackendArguments.Unaccepted(backendName, key, accepted);
-                }
-                given[match] = entry.Value is PSObject pso ? pso.BaseObject : entry.Value;
-            }
+            Dictionary<string, object> given = BackendArguments.Read(backendName, arguments, accepted);
 
-            string pwsh = given.TryGetValue("PwshPath", out object path) && path != null
-                ? ResolvePwsh(backendName, Convert<string>(backendName, "PwshPath", path))
+            string pwsh = given.TryGetValue("PwshPath", out object path)
+                ? ResolvePwsh(backendName, BackendArguments.Convert<string>(backendName, "PwshPath", path))
                 : DefaultPwsh(backendName);
 
             double idle = DefaultIdleTimeoutSeconds;
-            if (given.TryGetValue("IdleTimeoutSeconds", out object idleValue) && idleValue != null)
+            if (given.TryGetValue("IdleTimeoutSeconds", out object idleValue))
             {
-                idle = Convert<double>(backendName, "IdleTimeoutSeconds", idleValue);
+                idle = BackendArguments.Convert<double>(backendName, "IdleTimeoutSeconds", idleValue);
                 if (!(idle > 0) || double.IsInfinity(idle))
                 {
                     throw new ArgumentException($"The backend argument 'IdleTimeoutSeconds' of backend '{backendName}' must be a positive number of seconds, not {idle}.");
@@ -102,9 +92,9 @@ namespace JoblibPS.Backends.Process
             }
 
             int maxTasks = 0;
-            if (given.TryGetValue("MaxTasksPerWorker", out object maxValue) && maxValue != null)
+            if (given.TryGetValue("MaxTasksPerWorker", out object maxValue))
             {
-                maxTasks = Convert<int>(backendName, "MaxTasksPerWorker", maxValue);
+                maxTasks = BackendArguments.Convert<int>(backendName, "MaxTasksPerWorker", maxValue);
                 if (maxTasks < 0)
                 {
                     throw new ArgumentException($"The backend argument 'MaxTasksPerWorker' of backend '{backendName}' must be 0 (never recycle) or a positive number of tasks, not {maxTasks}.");
@@ -112,7 +102,7 @@ namespace JoblibPS.Backends.Process
             }
 
             var environment = new Dictionary<string, string>(StringComparer.Ordinal);
-            if (given.TryGetValue("Environment", out object envValue) && envValue != null)
+            if (given.TryGetValue("Environment", out object envValue))
             {
                 if (!(envValue is IDictionary table))
                 {
@@ -167,17 +157,5 @@ namespace JoblibPS.Backends.Process
         }
 
         private static string ExecutableName => RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? "pwsh.exe" : "pwsh";
-
-        private static T Convert<T>(string backendName, string name, object value)
-        {
-            try
-            {
-                return (T)LanguagePrimitives.ConvertTo(value, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
-            }
-            catch (PSInvalidCastException ex)
-            {
-                throw new ArgumentException($"The backend argument '{name}' of backend '{backendName}' must be a {typeof(T).Name}: {ex.Message}");
-            }
-        }
     }
 }

@@ -48,7 +48,9 @@ namespace JoblibPS.Backends.Process
         /// <summary>The backend arguments this instance was created with.</summary>
         internal ProcessBackendOptions Options { get; }
 
-        internal WorkerPool Pool { get; private set; }
+        internal WorkerPool Pool => _shell.Pool;
+
+        private readonly PoolShell _shell = new PoolShell();
 
         private ProcessWorkerKind _kind;
 
@@ -72,14 +74,13 @@ namespace JoblibPS.Backends.Process
             WorkerPool pool = AcquirePool(out ProcessWorkerKind kind);
             if (pool != Pool)
             {
-                WorkerPool previous = Pool;
-                Pool = null;
+                WorkerPool previous = _shell.Take();
                 if (previous != null) ReleasePool(previous);
             }
             kind.SetEnvironment(WorkerEnvironmentFor(n));
             pool.Resize(n);
             pool.SetLimit(n);
-            Pool = pool;
+            _shell.Pool = pool;
             _kind = kind;
             if (parallel?.Timeout != null)
             {
@@ -117,29 +118,26 @@ namespace JoblibPS.Backends.Process
         }
 
         /// <summary>Queues the batch for the next free worker.</summary>
-        public override object Submit(BatchTask task, Action<object> callback)
-        {
-            WorkerPool pool = Pool ?? throw new InvalidOperationException($"The backend '{this}' was not configured.");
-            return pool.Submit(task, callback, this);
-        }
+        public override object Submit(BatchTask task, Action<object> callback) => _shell.Submit(this, task, callback);
 
         /// <summary>
-        /// Drops this call's queued batches and stops its running ones; workers that do not stop within
-        /// <see cref="ProcessPools.StopGrace"/> are killed and replaced when work needs them, so the pool is whole
-        /// again (<paramref name="ensureReady"/> or not: loky's pool serves later calls).
+        /// Drops this call's queued batches and stops its running ones; workers that do not stop within the kind's
+        /// stop grace are killed and replaced when work needs them, so the pool is whole again
+        /// (<paramref name="ensureReady"/> or not: loky's pool serves later calls).
         /// </summary>
         public override void AbortEverything(bool ensureReady)
         {
-            Pool?.Abort(this);
+            _shell.Abort(this);
             if (!ensureReady) Terminate();
         }
+
+        internal override string TakeAbortWarning() => _shell.TakeAbortWarning();
 
         /// <summary>Releases this instance's hold on its pool.</summary>
         public override void Terminate()
         {
-            WorkerPool pool = Pool;
-            Pool = null;
             _kind = null;
+            WorkerPool pool = _shell.Take();
             if (pool != null) ReleasePool(pool);
         }
 

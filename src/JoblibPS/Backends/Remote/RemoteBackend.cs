@@ -29,7 +29,7 @@ namespace JoblibPS.Backends.Remote
     /// </remarks>
     public class RemoteBackend : ParallelBackendBase
     {
-        private WorkerPool _pool;
+        private readonly PoolShell _shell = new PoolShell();
         private RemoteWorkerKind _kind;
 
         /// <summary>Creates a backend with no hosts, only to read its capabilities (Get-JoblibBackend); a call on it fails and says how to name hosts.</summary>
@@ -60,7 +60,7 @@ namespace JoblibPS.Backends.Remote
         /// </summary>
         public override int EffectiveNJobs(int nJobs)
         {
-            int slots = _pool?.Workers.Count ?? 0;
+            int slots = _shell.Pool?.Workers.Count ?? 0;
             if (slots == 0) return Math.Max(1, nJobs);
             if (nJobs > 0) return Math.Min(nJobs, slots);
             return Math.Max(1, slots + 1 + nJobs);
@@ -76,45 +76,39 @@ namespace JoblibPS.Backends.Remote
                     new ArgumentException("This remote backend was made without hosts. Name them with -BackendArgument: Use-JoblibConfig remote -BackendArgument @{ HostName = 'web1', 'web2' } { ... }, or @{ Session = $sessions }."),
                     ErrorIds.InvalidBackendArgument, ErrorCategory.InvalidArgument, null));
             }
-            if (_pool != null && _pool.Workers.Count == 0)
+            if (_shell.Pool != null && _shell.Pool.Workers.Count == 0)
             {
                 // Every host was lost in an earlier call: connect again.
-                _pool.Dispose();
-                _pool = null;
-                _kind = null;
+                Terminate();
             }
-            if (_pool == null)
+            if (_shell.Pool == null)
             {
                 // A backend fails a call cleanly with an exception that carries its ErrorRecord (see ParallelBackendBase).
                 ErrorRecord startError = OpenPool();
                 if (startError != null) throw new TerminatingErrorException(startError);
             }
             int effective = EffectiveNJobs(nJobs);
-            _pool.SetLimit(effective);
+            _shell.Pool.SetLimit(effective);
             return effective;
         }
 
         /// <summary>Queues the batch for the next free remote worker.</summary>
-        public override object Submit(BatchTask task, Action<object> callback)
-        {
-            WorkerPool pool = _pool ?? throw new InvalidOperationException($"The backend '{this}' was not configured.");
-            return pool.Submit(task, callback, this);
-        }
+        public override object Submit(BatchTask task, Action<object> callback) => _shell.Submit(this, task, callback);
 
         /// <summary>Drops queued batches and stops the running remote pipelines; the connections stay open for the next call when <paramref name="ensureReady"/>.</summary>
         public override void AbortEverything(bool ensureReady)
         {
-            _pool?.Abort(this);
+            _shell.Abort(this);
             if (!ensureReady) Terminate();
         }
+
+        internal override string TakeAbortWarning() => _shell.TakeAbortWarning();
 
         /// <summary>Closes the connections the backend opened; sessions the user gave stay open.</summary>
         public override void Terminate()
         {
-            WorkerPool pool = _pool;
-            _pool = null;
             _kind = null;
-            pool?.Dispose();
+            _shell.Take()?.Dispose();
         }
 
         private ErrorRecord OpenPool()
@@ -136,7 +130,7 @@ namespace JoblibPS.Backends.Remote
             {
                 return new RemoteHostUnreachableException(unreachable).ErrorRecord;
             }
-            _pool = pool;
+            _shell.Pool = pool;
             _kind = kind;
             foreach (KeyValuePair<string, string> host in unreachable)
             {

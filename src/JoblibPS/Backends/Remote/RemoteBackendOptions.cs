@@ -81,21 +81,10 @@ namespace JoblibPS.Backends.Remote
         /// </summary>
         public static RemoteBackendOptions From(IDictionary arguments)
         {
-            var given = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
-            foreach (DictionaryEntry entry in arguments ?? new Hashtable())
-            {
-                string key = entry.Key?.ToString();
-                string match = Accepted.FirstOrDefault(a => a.Equals(key, StringComparison.OrdinalIgnoreCase));
-                if (match == null)
-                {
-                    string hint = key != null && key.IndexOf("pass", StringComparison.OrdinalIgnoreCase) >= 0
-                        ? " A password is only accepted inside a PSCredential, as Credential."
-                        : null;
-                    throw BackendArguments.Unaccepted("remote", key, Accepted, hint);
-                }
-                object value = Unwrap(entry.Value);
-                if (value != null) given[match] = value;
-            }
+            Dictionary<string, object> given = BackendArguments.Read("remote", arguments, Accepted, key =>
+                key != null && key.IndexOf("pass", StringComparison.OrdinalIgnoreCase) >= 0
+                    ? " A password is only accepted inside a PSCredential, as Credential."
+                    : null);
 
             var options = new RemoteBackendOptions();
             bool hasHosts = given.TryGetValue("HostName", out object hostValue);
@@ -236,19 +225,9 @@ namespace JoblibPS.Backends.Remote
             return full;
         }
 
-        private static T Convert<T>(string name, object value)
-        {
-            try
-            {
-                return (T)LanguagePrimitives.ConvertTo(value, typeof(T), CultureInfo.InvariantCulture);
-            }
-            catch (PSInvalidCastException)
-            {
-                throw Error($"The backend argument '{name}' of backend 'remote' must be a {typeof(T).Name}, not a {value?.GetType().Name}.");
-            }
-        }
+        private static T Convert<T>(string name, object value) => BackendArguments.Convert<T>("remote", name, value);
 
-        private static object Unwrap(object value) => value is PSObject pso ? pso.BaseObject : value;
+        private static object Unwrap(object value) => BackendArguments.Unwrap(value);
 
         private static ArgumentException Error(string message) => new ArgumentException(message);
     }

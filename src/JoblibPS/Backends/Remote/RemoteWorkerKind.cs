@@ -27,8 +27,6 @@ namespace JoblibPS.Backends.Remote
         /// <summary>The name of the runspaces the backend opens (Get-Runspace shows it).</summary>
         public const string RunspaceName = "JoblibPS remote worker";
 
-        /// <summary>How long an abort waits for stopped remote pipelines to end (a round trip costs 11 to 16 ms over SSH here).</summary>
-        public static readonly TimeSpan StopWait = TimeSpan.FromSeconds(3);
 
         /// <summary>
         /// How long a worker whose batch was stopped may take to answer a no-op before it counts as still busy: a round
@@ -43,8 +41,6 @@ namespace JoblibPS.Backends.Remote
         /// </summary>
         private static readonly TimeSpan BreakWait = TimeSpan.FromMilliseconds(500);
 
-        private static readonly object LiveGate = new object();
-        private static readonly HashSet<WorkerPool> Live = new HashSet<WorkerPool>();
 
         private readonly object _gate = new object();
         private readonly RemoteBackendOptions _options;
@@ -64,6 +60,9 @@ namespace JoblibPS.Backends.Remote
         public override bool OpensOnDemand => false;
 
         public override bool RerunsLostWork => true;
+
+        /// <summary>How long an abort waits for stopped remote pipelines to end: 3 s (a round trip costs 11 to 16 ms over SSH on loopback; a stop crosses the network twice).</summary>
+        public override TimeSpan StopGrace => TimeSpan.FromSeconds(3);
 
         /// <summary>A stop sent within milliseconds of the invocation can end the local side while the remote pipeline starts anyway and runs on (about once in eight aborts with pwsh 7.6.9 over SSH).</summary>
         public override TimeSpan MinRunBeforeStop => TimeSpan.FromMilliseconds(300);
@@ -90,10 +89,8 @@ namespace JoblibPS.Backends.Remote
             kind = null;
             if (hosts.Count == 0) return null;
             kind = new RemoteWorkerKind(options, hosts);
-            var pool = new WorkerPool(kind, StopWait);
+            var pool = new WorkerPool(kind);
             kind._pool = pool;
-            lock (LiveGate) Live.Add(pool);
-            pool.Closed = () => { lock (LiveGate) Live.Remove(pool); };
             foreach (RemoteWorker worker in hosts.SelectMany(h => h.Slots))
             {
                 kind.Watch(worker);
@@ -106,14 +103,6 @@ namespace JoblibPS.Backends.Remote
                 if (state.State != RunspaceState.Opened) pool.Lost(worker, Describe(state));
             }
             return pool;
-        }
-
-        /// <summary>Closes the workers of every remote pool (Remove-Module JoblibPS). Any thread.</summary>
-        public static void CloseAll()
-        {
-            List<WorkerPool> pools;
-            lock (LiveGate) pools = Live.ToList();
-            foreach (WorkerPool pool in pools) pool.Dispose();
         }
 
         /// <summary>The hosts with at least one usable worker, with their number of usable workers, in the order given.</summary>

@@ -14,6 +14,19 @@ namespace JoblibPS.Backends.Threading
     {
         public override string Name => "threading";
 
+        /// <summary>
+        /// .NET cannot abort a thread, so one inside a call PowerShell cannot interrupt keeps running until that call
+        /// returns; its runspace is never used again. The caller is told so, and what to do about it.
+        /// </summary>
+        public override string StuckWarning(int abandoned, int stuckNow, TimeSpan grace)
+        {
+            string threads = abandoned == 1 ? "1 worker thread" : $"{abandoned} worker threads";
+            return $"{threads} did not stop within {grace.TotalSeconds:0.#} s: each is inside a call PowerShell cannot interrupt (a .NET method such as [Threading.Thread]::Sleep, " +
+                $"or a blocking read). The call did not wait for {(abandoned == 1 ? "it" : "them")}: {(abandoned == 1 ? "its runspace is" : "their runspaces are")} abandoned and never reused, " +
+                $"and fresh workers take {(abandoned == 1 ? "its" : "their")} place. A stuck thread ends only when its call returns (it does not keep pwsh from exiting); {stuckNow} of this backend's threads are stuck now. " +
+                "Give such calls a timeout of their own (for example Wait(TimeSpan), or CancellationToken), or use the loky backend, whose stuck workers are killed.";
+        }
+
         public override Worker Open(Worker replacing)
         {
             return new Worker(LocalRunspaceCache.Rent(), null);
