@@ -3,10 +3,9 @@
 # dot-sourcing the block, which binds to the caller's session state; a compiled cmdlet cannot. All rules live
 # in JoblibPS.Config.ConfigScope; this function only opens the scope, runs the block and closes the scope.
 # ConfigScope and the backend-name completer are internal to the assembly (its public surface is the contract a
-# backend author sees, src/JoblibPS/PublicAPI.txt): the script reaches them by reflection, once, at import.
-$script:JoblibAssembly = [JoblibPS.ParallelBackendBase].Assembly
-$script:OpenConfigScope = $script:JoblibAssembly.GetType('JoblibPS.Config.ConfigScope', $true).GetMethod('Open')
-$script:BackendNameCompleter = [Activator]::CreateInstance($script:JoblibAssembly.GetType('JoblibPS.Commands.BackendNameCompleter', $true))
+# backend author sees, src/JoblibPS/PublicAPI.txt): the script reaches them by reflection. The function finds
+# ConfigScope itself, each call: a copy of it defined in a worker (functions travel) has no module scope.
+$script:BackendNameCompleter = [Activator]::CreateInstance([JoblibPS.ParallelBackendBase].Assembly.GetType('JoblibPS.Commands.BackendNameCompleter', $true))
 
 function Use-JoblibConfig {
     # .ExternalHelp JoblibPS.dll-Help.xml
@@ -46,7 +45,8 @@ function Use-JoblibConfig {
 
     # Open throws an exception that carries the ErrorRecord to report (bad input, a backend that cannot be made).
     try {
-        $__joblibScope = $script:OpenConfigScope.Invoke($null, @($PSCmdlet, $Backend, $PSBoundParameters))
+        $__joblibOpen = [JoblibPS.ParallelBackendBase].Assembly.GetType('JoblibPS.Config.ConfigScope', $true).GetMethod('Open')
+        $__joblibScope = $__joblibOpen.Invoke($null, @($PSCmdlet, $Backend, $PSBoundParameters))
     }
     catch {
         # This catch put the method call's record in $Error (the global one: a module's $Error is its own); the

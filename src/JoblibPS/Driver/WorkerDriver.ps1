@@ -29,13 +29,13 @@ function __JoblibBlockOf([string] $__JoblibPrefix, [string] $__JoblibSuffix) {
     if (-not $__JoblibPlace) { return [scriptblock]::Create($__JoblibPrefix + $__JoblibScript + $__JoblibSuffix) }
     $__JoblibText = $__JoblibPrefix + ("`n" * ([int]$__JoblibPlace[1] - 1)) + (' ' * ([int]$__JoblibPlace[2] - 1)) + $__JoblibScript + $__JoblibSuffix
     $__JoblibKey = "$($__JoblibPlace[0])`n$__JoblibText"
-    $__JoblibKept = if ($__JoblibBlockCache -is [hashtable]) { $__JoblibBlockCache.Kept } elseif ($__JoblibBlockCache) { $global:__JoblibUserBlock }
+    $__JoblibKept = if ($__JoblibBlockCache -is [hashtable]) { $__JoblibBlockCache['Kept'] } elseif ($__JoblibBlockCache) { $global:__JoblibUserBlock }
     if ($__JoblibKept -and $__JoblibKept[0] -ceq $__JoblibKey) { return $__JoblibKept[1] }
     $__JoblibErrors = $null
     $__JoblibAst = [System.Management.Automation.Language.Parser]::ParseInput($__JoblibText, $__JoblibPlace[0], [ref]$null, [ref]$__JoblibErrors)
     if ($__JoblibErrors) { return [scriptblock]::Create($__JoblibPrefix + $__JoblibScript + $__JoblibSuffix) }
     $__JoblibBlock = $__JoblibAst.GetScriptBlock()
-    if ($__JoblibBlockCache -is [hashtable]) { $__JoblibBlockCache.Kept = $__JoblibKey, $__JoblibBlock } elseif ($__JoblibBlockCache) { $global:__JoblibUserBlock = $__JoblibKey, $__JoblibBlock }
+    if ($__JoblibBlockCache -is [hashtable]) { $__JoblibBlockCache['Kept'] = $__JoblibKey, $__JoblibBlock } elseif ($__JoblibBlockCache) { $global:__JoblibUserBlock = $__JoblibKey, $__JoblibBlock }
     $__JoblibBlock
 }
 function __JoblibRun {

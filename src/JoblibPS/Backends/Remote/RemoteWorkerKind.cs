@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Threading;
@@ -46,7 +47,12 @@ namespace JoblibPS.Backends.Remote
         private readonly RemoteBackendOptions _options;
         private readonly List<RemoteHost> _hosts;
         private readonly List<Notice> _notices = new List<Notice>();
-        private readonly Dictionary<BatchTask, List<Notice>> _taskNotices = new Dictionary<BatchTask, List<Notice>>();
+        /// <summary>
+        /// Notices of batches run again, written with their batch when it completes. Weak: a rerun that ends failed,
+        /// stopped or lost again never completes here, and its notices must not pin the batch (and its items) for the
+        /// scope's life.
+        /// </summary>
+        private readonly ConditionalWeakTable<BatchTask, List<Notice>> _taskNotices = new ConditionalWeakTable<BatchTask, List<Notice>>();
         private WorkerPool _pool;
 
         private RemoteWorkerKind(RemoteBackendOptions options, List<RemoteHost> hosts)
@@ -278,7 +284,7 @@ namespace JoblibPS.Backends.Remote
             string items = DescribeItems(task);
             lock (_gate)
             {
-                if (!_taskNotices.TryGetValue(task, out List<Notice> notices)) _taskNotices[task] = notices = new List<Notice>();
+                List<Notice> notices = _taskNotices.GetValue(task, _ => new List<Notice>());
                 notices.Add(new Notice(remote.Host, RemoteRecords.Warning(
                     $"Lost a worker on host '{remote.Host.Name}' while it ran {items}: {reason} They ran again on another worker."), coveredByHostLoss: true));
                 notices.Add(new Notice(null, RemoteRecords.Verbose($"Ran {items} again: their worker on host '{remote.Host.Name}' was lost.")));
@@ -297,7 +303,12 @@ namespace JoblibPS.Backends.Remote
             lock (_gate)
             {
                 _taskNotices.TryGetValue(task, out List<Notice> own);
-                if (result.Outcome != BatchOutcome.Completed || (_notices.Count == 0 && own == null)) return result;
+                if (result.Outcome != BatchOutcome.Completed)
+                {
+                    _taskNotices.Remove(task);
+                    return result;
+                }
+                if (_notices.Count == 0 && own == null) return result;
                 records = _notices.Concat(own ?? Enumerable.Empty<Notice>())
                     .Where(n => !(n.CoveredByHostLoss && n.Host.Lost))
                     .Select(n => n.Record)
