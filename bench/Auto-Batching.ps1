@@ -6,7 +6,7 @@
     /usr/sbin/sshd exists) and each workload, times the call with -BatchSize auto and with each fixed size, -Repeat
     rounds interleaved, and prints the medians and auto / best fixed (1.00 is as good as the best hand-picked size;
     the goal is 1.2 or less). The first auto call of a block starts from one item; later ones start from the item cost
-    the process remembers (Dispatch/ItemCostMemory.cs), as a user's repeated calls do: both are shown, each a median
+    the process remembers (src/JoblibPS/Engine/ItemCostMemory.cs), as a user's repeated calls do: both are shown, each a median
     of -Repeat calls. A first call is a call of a block text new to the process, and to every worker, which compiles
     it: first calls of auto are compared with first calls of each fixed size (each with a new block), later calls
     with later calls.

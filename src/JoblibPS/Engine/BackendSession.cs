@@ -84,7 +84,7 @@ namespace JoblibPS.Engine
         }
 
         /// <summary>Runs a member of the backend under the contract's rule for errors (see the remarks).</summary>
-        public void Call(Action action, string rule)
+        private void Call(Action action, string rule)
         {
             try
             {
@@ -103,6 +103,82 @@ namespace JoblibPS.Engine
                 throw Reported(ex, rule);
             }
         }
+
+        // ---- the backend's members the dispatch loop uses, each checked against the contract -----------------------
+
+        /// <summary>The backend's warning for the call's number of jobs (oversubscribed process workers), or null.</summary>
+        public string ConfiguredWarning() => Backend.ConfiguredWarning(NJobs);
+
+        /// <summary>True when the backend runs batches on threads of this process (garbage collection pauses them all).</summary>
+        public bool UsesThreads => Backend.UsesThreads;
+
+        /// <summary>The size of the next batch when -BatchSize is auto: the backend's, at least 1.</summary>
+        public int ComputeBatchSize()
+        {
+            int size = 1;
+            Call(() => size = Backend.ComputeBatchSize(), "ComputeBatchSize threw an exception");
+            if (size < 1) throw new TerminatingErrorException(ErrorRecords.BackendContract(Backend, $"ComputeBatchSize returned {size}; it must return at least 1"));
+            return size;
+        }
+
+        /// <summary>The backend (and number of jobs) that calls made by the next batch's items use.</summary>
+        public NestedBackend GetNestedBackend()
+        {
+            NestedBackend nested = null;
+            Call(() => nested = Backend.GetNestedBackend(), "GetNestedBackend threw an exception");
+            return nested;
+        }
+
+        /// <summary>Launches one task; the backend calls <paramref name="callback"/> once when it completes. Returns the future (never null).</summary>
+        public object Submit(BatchTask task, Action<object> callback)
+        {
+            object submitted = null;
+            Call(() => submitted = Backend.Submit(task, callback), "Submit threw an exception");
+            if (submitted == null)
+            {
+                throw new TerminatingErrorException(ErrorRecords.BackendContract(Backend, "Submit returned null; it must return a future (for example the .NET Task running the batch)"));
+            }
+            return submitted;
+        }
+
+        /// <summary>
+        /// The result of <paramref name="task"/> from its completed future (RetrieveResultCallback, or RetrieveResult
+        /// with <paramref name="timeout"/>), or null with <paramref name="violation"/> saying what the backend returned instead.
+        /// </summary>
+        public BatchResult Retrieve(BatchTask task, object future, TimeSpan? timeout, out ErrorRecord violation)
+        {
+            object raw = null;
+            bool byCallback = Backend.SupportsRetrieveCallback;
+            Call(() => raw = byCallback
+                    ? Backend.RetrieveResultCallback(future)
+                    : Backend.RetrieveResult(future, timeout ?? Timeout.InfiniteTimeSpan),
+                (byCallback ? "RetrieveResultCallback" : "RetrieveResult") + " threw an exception");
+            violation = null;
+            if (ParallelBackendBase.Unwrap(raw) is BatchResult result && result.Task == task) return result;
+            string got = raw == null ? "null" : ParallelBackendBase.Unwrap(raw).GetType().FullName;
+            violation = ErrorRecords.BackendContract(Backend, $"it returned {got} as the result of batch {task.BatchIndex}; return what task.Invoke() returned");
+            return null;
+        }
+
+        /// <summary>Tells the backend a batch of <paramref name="items"/> items took <paramref name="duration"/> (its batch sizer learns from it).</summary>
+        public void BatchCompleted(int items, TimeSpan duration)
+        {
+            Call(() => Backend.BatchCompleted(items, duration), "BatchCompleted threw an exception");
+        }
+
+        /// <summary>The error for a backend that called a task's callback more than once.</summary>
+        public ErrorRecord DuplicateCallback(BatchTask task)
+        {
+            return ErrorRecords.BackendContract(Backend, $"the callback for batch {task.BatchIndex} was called more than once; call it once per task");
+        }
+
+        /// <summary>The error for a batch that came back stopped although nothing asked it to stop.</summary>
+        public ErrorRecord StoppedUnasked(BatchTask task)
+        {
+            return ErrorRecords.BackendContract(Backend, $"batch {task.BatchIndex} came back stopped although nothing asked it to stop");
+        }
+
+        // ---- the call's end --------------------------------------------------------------------------------------
 
         /// <summary>Stops the backend's work for this call, once; a backend that fails to is reported as a warning.</summary>
         public void Abort()

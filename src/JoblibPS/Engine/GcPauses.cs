@@ -19,6 +19,25 @@ namespace JoblibPS.Engine
         /// <summary>The total pause so far, or null when the runtime does not say.</summary>
         public static TimeSpan? Now() => Total?.Invoke();
 
+        /// <summary>
+        /// The verbose line for a call of a second or more that began when the total pause was <paramref name="atStart"/>:
+        /// how much garbage collection paused this process (every thread at once), with what to do about it when that
+        /// was a quarter or more of a call on several threads; null when there is nothing to say.
+        /// </summary>
+        public static string Report(TimeSpan? atStart, TimeSpan elapsed, bool severalThreads)
+        {
+            TimeSpan? now = Now();
+            if (now == null || atStart == null || elapsed < TimeSpan.FromSeconds(1)) return null;
+            TimeSpan paused = now.Value - atStart.Value;
+            double share = paused.TotalSeconds / elapsed.TotalSeconds;
+            string message = $"Garbage collection paused this process for {paused.TotalSeconds:0.0}s of the call's {elapsed.TotalSeconds:0.0}s ({share:P0}).";
+            if (share >= 0.25 && severalThreads)
+            {
+                message += " Every collection pauses all worker threads, so allocating CPU-bound PowerShell does not scale on threads: use -Backend loky (worker processes with their own garbage collector), or start pwsh with $env:DOTNET_GCgen0size = '0x10000000' set (see about_JoblibPS_Backends).";
+            }
+            return message;
+        }
+
         private static Func<TimeSpan> Find()
         {
             MethodInfo method = typeof(GC).GetMethod("GetTotalPauseDuration", BindingFlags.Public | BindingFlags.Static, null, Type.EmptyTypes, null);

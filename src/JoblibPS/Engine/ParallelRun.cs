@@ -35,7 +35,8 @@ namespace JoblibPS.Engine
         private readonly OutputOrder _output;
         private readonly int _pipelineThread = Thread.CurrentThread.ManagedThreadId;
         private readonly List<object> _pending = new List<object>();
-        private readonly List<Span> _retries = new List<Span>();
+        private readonly RetryQueue _retries = new RetryQueue();
+        private readonly FailureRouter _failures;
         private readonly ConcurrentQueue<Completion> _completions = new ConcurrentQueue<Completion>();
         private readonly SemaphoreSlim _signal = new SemaphoreSlim(0);
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
@@ -55,7 +56,6 @@ namespace JoblibPS.Engine
         private int _running;
         private int _batchSize;
         private bool _batchSizeStale = true;
-        private Failure _failure;
         private bool _finished;
         private long _lastActivityTicks;
         private long _lastInputTicks;
@@ -84,6 +84,7 @@ namespace JoblibPS.Engine
             _output = new OutputOrder(request.Ordered);
             _progress = new RunProgress(writer, _clock);
             if (request.ForwardProgress) _blockProgress = new ProgressRelay(Wake);
+            _failures = new FailureRouter(request, _policy, _output, _retries, _session, writer, _clock, Submit);
         }
 
         /// <summary>The backend the call runs on (after any fallback), once started.</summary>
@@ -102,7 +103,7 @@ namespace JoblibPS.Engine
             _mailbox = Runspaces.RunspaceDispatcher.Listen(_runspace, Wake);
             int n = _session.NJobs;
             _writer.WriteVerbose($"Using backend {Backend} with {(n == 1 ? "1 concurrent worker" : $"{n} concurrent workers")}.");
-            string warning = Backend.ConfiguredWarning(n);
+            string warning = _session.ConfiguredWarning();
             if (warning != null) _writer.WriteWarning(warning);
         }
 
@@ -124,7 +125,8 @@ namespace JoblibPS.Engine
             Pump(endOfInput: true);
             _finished = true;
             _writer.WriteDebug($"Workers ran batches for {_workerTime.TotalSeconds:0.000}s in all; the call took {_clock.Elapsed.TotalSeconds:0.000}s.");
-            ReportGcPauses();
+            string gc = GcPauses.Report(_gcPauseAtStart, _clock.Elapsed, _session.UsesThreads && _session.NJobs > 1);
+            if (gc != null) _writer.WriteVerbose(gc);
             _progress.Finish(_nextItemIndex, _nextBatchIndex);
             _writer.WriteVerbose(_policy.Summary());
             // Batches the stall guard gave up on are still the backend's: abort them, so its workers are whole again
@@ -156,25 +158,6 @@ namespace JoblibPS.Engine
             // neither holds an OS handle unless asked for one.
         }
 
-        /// <summary>
-        /// Says, at -Verbose, how much of a call of a second or more garbage collection paused this process (every
-        /// thread at once), with what to do about it when that was a quarter or more of a multi-threaded call.
-        /// </summary>
-        private void ReportGcPauses()
-        {
-            TimeSpan? now = GcPauses.Now();
-            TimeSpan elapsed = _clock.Elapsed;
-            if (now == null || _gcPauseAtStart == null || elapsed < TimeSpan.FromSeconds(1)) return;
-            TimeSpan paused = now.Value - _gcPauseAtStart.Value;
-            double share = paused.TotalSeconds / elapsed.TotalSeconds;
-            string message = $"Garbage collection paused this process for {paused.TotalSeconds:0.0}s of the call's {elapsed.TotalSeconds:0.0}s ({share:P0}).";
-            if (share >= 0.25 && Backend.UsesThreads && _session.NJobs > 1)
-            {
-                message += " Every collection pauses all worker threads, so allocating CPU-bound PowerShell does not scale on threads: use -Backend loky (worker processes with their own garbage collector), or start pwsh with $env:DOTNET_GCgen0size = '0x10000000' set (see about_JoblibPS_Backends).";
-            }
-            _writer.WriteVerbose(message);
-        }
-
         // ---- dispatch ------------------------------------------------------------------------------------------
 
         private void Pump(bool endOfInput)
@@ -184,7 +167,7 @@ namespace JoblibPS.Engine
                 // A stop asked for between two waits (before the first batch, or while input arrives) dispatches nothing more.
                 if (_stop.IsCancellationRequested) Stopped();
                 ProcessCompletions();
-                if (_failure != null) FailCall();
+                if (_failures.Recorded != null) FailCall();
                 if (TrySubmitRetry() || TryDispatchOne(endOfInput)) continue;
                 if (!endOfInput)
                 {
@@ -203,7 +186,7 @@ namespace JoblibPS.Engine
 
         private bool TryDispatchOne(bool endOfInput)
         {
-            if (_pending.Count == 0 || _failure != null || WindowFull) return false;
+            if (_pending.Count == 0 || _failures.Recorded != null || WindowFull) return false;
             int size = BatchSize();
             int take;
             if (_pending.Count >= size)
@@ -250,10 +233,8 @@ namespace JoblibPS.Engine
         {
             // While the call fails, FailCall keeps only the retries of items before the failing one: they still run.
             if (_retries.Count == 0 || _running >= _window) return false;
-            long now = _clock.ElapsedTicks;
-            Span due = _retries.FirstOrDefault(s => s.DueTicks <= now);
+            Span due = _retries.TakeDue(_clock.ElapsedTicks);
             if (due == null) return false;
-            _retries.Remove(due);
             Submit(due);
             return true;
         }
@@ -270,9 +251,7 @@ namespace JoblibPS.Engine
             if (_request.FixedBatchSize.HasValue) return _request.FixedBatchSize.Value;
             if (_batchSizeStale)
             {
-                int size = 1;
-                _session.Call(() => size = Backend.ComputeBatchSize(), "ComputeBatchSize threw an exception");
-                if (size < 1) throw new TerminatingErrorException(ErrorRecords.BackendContract(Backend, $"ComputeBatchSize returned {size}; it must return at least 1"));
+                int size = _session.ComputeBatchSize();
                 if (size != _batchSize && _batchSize != 0) _writer.WriteDebug($"Batch size changed from {_batchSize} to {size}.");
                 _batchSize = size;
                 _batchSizeStale = false;
@@ -288,8 +267,7 @@ namespace JoblibPS.Engine
                 Setup = _request.Setup,
                 Avoid = span.Avoid,
             };
-            NestedBackend nested = null;
-            _session.Call(() => nested = Backend.GetNestedBackend(), "GetNestedBackend threw an exception");
+            NestedBackend nested = _session.GetNestedBackend();
             if (nested != null)
             {
                 task.NestedBackend = nested.Backend;
@@ -317,12 +295,7 @@ namespace JoblibPS.Engine
                 _completions.Enqueue(new Completion(span, task, future, duplicate));
                 Wake();
             };
-            object submitted = null;
-            _session.Call(() => submitted = Backend.Submit(task, callback), "Submit threw an exception");
-            if (submitted == null)
-            {
-                throw new TerminatingErrorException(ErrorRecords.BackendContract(Backend, "Submit returned null; it must return a future (for example the .NET Task running the batch)"));
-            }
+            _session.Submit(task, callback);
         }
 
         // ---- completions ---------------------------------------------------------------------------------------
@@ -335,7 +308,7 @@ namespace JoblibPS.Engine
                 Span span = completion.Span;
                 if (completion.Duplicate)
                 {
-                    RecordFailure(new Failure(span, ErrorRecords.BackendContract(Backend, $"the callback for batch {completion.Task.BatchIndex} was called more than once; call it once per task"), span.First));
+                    _failures.Record(span, _session.DuplicateCallback(completion.Task));
                     continue;
                 }
                 if (!_inFlight.ContainsKey(completion.Task))
@@ -345,27 +318,21 @@ namespace JoblibPS.Engine
                     continue;
                 }
                 _lastActivityTicks = _clock.ElapsedTicks;
-                object raw = null;
-                bool byCallback = Backend.SupportsRetrieveCallback;
-                _session.Call(() => raw = byCallback
-                        ? Backend.RetrieveResultCallback(completion.Future)
-                        : Backend.RetrieveResult(completion.Future, _request.Timeout ?? Timeout.InfiniteTimeSpan),
-                    (byCallback ? "RetrieveResultCallback" : "RetrieveResult") + " threw an exception");
-                if (!(ParallelBackendBase.Unwrap(raw) is BatchResult result) || result.Task != completion.Task)
+                BatchResult result = _session.Retrieve(completion.Task, completion.Future, _request.Timeout, out ErrorRecord violation);
+                if (result == null)
                 {
-                    string got = raw == null ? "null" : ParallelBackendBase.Unwrap(raw).GetType().FullName;
-                    RecordFailure(new Failure(span, ErrorRecords.BackendContract(Backend, $"it returned {got} as the result of batch {completion.Task.BatchIndex}; return what task.Invoke() returned"), span.First));
+                    _failures.Record(span, violation);
                     continue;
                 }
                 _inFlight.TryRemove(completion.Task, out _);
                 _running--;
                 _workerTime += result.Duration;
-                _session.Call(() => Backend.BatchCompleted(span.Count, result.Duration), "BatchCompleted threw an exception");
+                _session.BatchCompleted(span.Count, result.Duration);
                 if (result.Outcome == BatchOutcome.Completed) ItemCostMemory.Record(_session.CostKey, span.Count, result.Duration);
                 Settle(span, result);
             }
             // A call that fails writes what comes before the failure itself (see FailCall).
-            if (_failure == null) _output.WriteReady(CheckedWriter(), _policy.CountDone);
+            if (_failures.Recorded == null) _output.WriteReady(CheckedWriter(), _policy.CountDone);
             _progress.Report(_completedItems, _nextItemIndex, _inputEnded);
             // After the bar's own report: a block's record that woke the engine once the bar is due finds it shown,
             // and goes under it (drained first, it went out without a parent while the bar appeared just after).
@@ -385,132 +352,7 @@ namespace JoblibPS.Engine
             span.Result = result;
             span.WriteCount = result.Outcome == BatchOutcome.Completed ? span.Count : result.CompleteItems;
             if (result.Outcome == BatchOutcome.Completed || _stop.IsCancellationRequested) return;
-            if (_failure == null || (_request.Ordered && span.First < _failure.Span.First)) HandleFailedItem(span, result);
-            else if (result.Outcome != BatchOutcome.Stopped) RecordFailure(FinalFailure(span, result));
-        }
-
-        /// <summary>
-        /// A batch ended early at one item (it failed, timed out, called exit, or its worker died). The items before it
-        /// are written from the result; the item runs again (-Retry), or is reported and the call goes on
-        /// (-OnError Continue), or ends the call; the items after it, and any before it whose output the worker lost,
-        /// run again as their own batches.
-        /// </summary>
-        private void HandleFailedItem(Span span, BatchResult result)
-        {
-            if (result.Outcome == BatchOutcome.Stopped)
-            {
-                RecordFailure(new Failure(span, ErrorRecords.BackendContract(Backend, $"batch {result.Task.BatchIndex} came back stopped although nothing asked it to stop"), span.First));
-                return;
-            }
-            int failed = Math.Max(0, Math.Min(span.Count - 1, result.FailedItem));
-            object item = span.Items[failed];
-            ErrorRecord error = ErrorOf(result, item);
-            bool fatal = ErrorRecords.IsInitializationFailure(result.Error);
-            bool retry = !fatal && _policy.ShouldRetry(span.Attempt);
-            int kept = Math.Min(result.CompleteItems, failed);
-            if (!retry && (fatal || _policy.OnError == OnErrorAction.Abort))
-            {
-                ErrorRecord final = fatal ? error : _policy.Final(error, span.Attempt, result.Outcome == BatchOutcome.TimedOut);
-                if (kept < failed && _request.Ordered && !fatal && (_failure == null || _failure.ItemIndex > span.First + failed))
-                {
-                    // The worker died and took the output of items that had finished (at most its last 50 ms, see
-                    // WorkerDriver): they run again now, and the failing call waits for them (FailCall), so every item
-                    // before the failing one is written once, in order.
-                    Span lostSpan = Slice(span, kept, failed - kept);
-                    var failing = new Span(span.First + failed, 1, new[] { item }) { Attempt = span.Attempt };
-                    var covered = new List<Span>();
-                    if (kept > 0) covered.Add(Kept(span, kept, result));
-                    covered.Add(lostSpan);
-                    covered.Add(failing);
-                    if (failed + 1 < span.Count) covered.Add(Slice(span, failed + 1, span.Count - failed - 1));
-                    _output.Split(span, covered);
-                    RecordFailure(new Failure(failing, final, failing.First));
-                    Submit(lostSpan);
-                    return;
-                }
-                RecordFailure(new Failure(span, final, span.First + failed));
-                return;
-            }
-
-            var parts = new List<Span>();
-            if (kept > 0) parts.Add(Kept(span, kept, result));
-            if (failed > kept)
-            {
-                // The worker lost these items' output (it died): they run again.
-                parts.Add(Resubmitted(span, kept, failed - kept));
-            }
-            var failedSpan = new Span(span.First + failed, 1, new[] { item }) { Attempt = span.Attempt };
-            if (retry)
-            {
-                TimeSpan delay = _policy.RetryAfter(span.Attempt);
-                failedSpan.Attempt = span.Attempt + 1;
-                failedSpan.Avoid = result.Task.RanOn == null ? null : (span.Avoid ?? Array.Empty<string>()).Concat(new[] { result.Task.RanOn }).ToArray();
-                failedSpan.DueTicks = _clock.ElapsedTicks + (long)(delay.TotalSeconds * Stopwatch.Frequency);
-                _writer.WriteVerbose(RetryMessage(failedSpan.First, item, error.Exception?.Message, span.Attempt, delay));
-                _retries.Add(failedSpan);
-            }
-            else
-            {
-                failedSpan.FinalRecords = result.StartedItems > failed ? result.RecordsOf(failed).ToList() : null;
-                failedSpan.FinalError = _policy.Final(error, span.Attempt, result.Outcome == BatchOutcome.TimedOut);
-            }
-            parts.Add(failedSpan);
-            if (failed + 1 < span.Count) parts.Add(Resubmitted(span, failed + 1, span.Count - failed - 1));
-            _output.Split(span, parts);
-        }
-
-        /// <summary>
-        /// The verbose line for an item that is tried again. Items are numbered from 1 in messages, as the user counts
-        /// them (<paramref name="itemIndex"/> is 0-based); the error's own text gets a full stop when it has none.
-        /// </summary>
-        internal static string RetryMessage(long itemIndex, object item, string error, int attempt, TimeSpan delay)
-        {
-            string reason = (error ?? string.Empty).TrimEnd();
-            if (reason.Length > 0 && ".!?".IndexOf(reason[reason.Length - 1]) < 0) reason += ".";
-            return $"Item {itemIndex + 1} of the call ({Describe.Item(item)}) failed on attempt {attempt}: {reason} Trying again{(delay > TimeSpan.Zero ? $" in {delay.TotalSeconds:0.###} s" : string.Empty)}.";
-        }
-
-        /// <summary>While the call already fails: a further failure, which replaces the recorded one when it comes earlier in ordered output.</summary>
-        private Failure FinalFailure(Span span, BatchResult result)
-        {
-            int failed = Math.Max(0, Math.Min(span.Count - 1, result.FailedItem));
-            return new Failure(span, ErrorOf(result, span.Items[failed]), span.First + failed);
-        }
-
-        /// <summary>Items <paramref name="offset"/> on of a span, as a span that runs again now (first attempt: they did not fail).</summary>
-        private Span Resubmitted(Span span, int offset, int count)
-        {
-            Span part = Slice(span, offset, count);
-            _retries.Insert(0, part);
-            return part;
-        }
-
-        /// <summary><paramref name="count"/> items of a span from <paramref name="offset"/> on, as a span of their own (first attempt).</summary>
-        private static Span Slice(Span span, int offset, int count)
-        {
-            return new Span(span.First + offset, count, span.Items.Skip(offset).Take(count).ToArray());
-        }
-
-        /// <summary>The first <paramref name="count"/> items of a span whose output <paramref name="result"/> holds whole: written from it, not run again.</summary>
-        private static Span Kept(Span span, int count, BatchResult result)
-        {
-            Span part = Slice(span, 0, count);
-            part.Result = result;
-            part.WriteCount = count;
-            return part;
-        }
-
-        private ErrorRecord ErrorOf(BatchResult result, object item)
-        {
-            switch (result.Outcome)
-            {
-                case BatchOutcome.Failed:
-                    return ErrorRecords.TaskFailed(result.Error, item);
-                case BatchOutcome.TimedOut:
-                    return ErrorRecords.TaskTimeout(item, _request.Timeout ?? TimeSpan.Zero);
-                default:
-                    return ErrorRecords.TaskExited(item);
-            }
+            _failures.Route(span, result);
         }
 
         private IPipelineWriter CheckedWriter()
@@ -520,14 +362,6 @@ namespace JoblibPS.Engine
                 throw new InvalidOperationException("JoblibPS wrote from a thread other than the pipeline thread.");
             }
             return _writer;
-        }
-
-        private void RecordFailure(Failure failure)
-        {
-            if (_failure == null || (_request.Ordered && failure.ItemIndex < _failure.ItemIndex))
-            {
-                _failure = failure;
-            }
         }
 
         /// <summary>
@@ -543,15 +377,15 @@ namespace JoblibPS.Engine
             {
                 // Items before the failing one that are still to run (in flight, a retry waiting for its delay, a part
                 // run again after a failure) run to their end: their output comes before the error. An earlier item
-                // may fail for good meanwhile: RecordFailure keeps the earliest, which the error is then about.
-                long failing = _failure.Span.First;
-                _retries.RemoveAll(s => s.First >= failing);
+                // may fail for good meanwhile: FailureRouter.Record keeps the earliest, which the error is then about.
+                long failing = _failures.Recorded.Span.First;
+                _retries.DropFrom(failing);
                 if (!_inFlight.Values.Any(s => s.First < failing) && _retries.Count == 0) break;
                 if (TrySubmitRetry()) continue;
                 WaitForCompletion();
                 ProcessCompletions();
             }
-            Failure failure = _failure;
+            CallFailure failure = _failures.Recorded;
             if (_request.Ordered)
             {
                 _output.WriteReady(CheckedWriter(), _policy.CountDone, before: failure.Span.First);
@@ -580,11 +414,8 @@ namespace JoblibPS.Engine
         private void WaitForCompletion()
         {
             double ms = _request.Timeout.HasValue ? Math.Max(20, Math.Min(250, _request.Timeout.Value.TotalMilliseconds / 4)) : 1000;
-            if (_retries.Count > 0)
-            {
-                long due = _retries.Min(s => s.DueTicks);
-                ms = Math.Max(1, Math.Min(ms, (due - _clock.ElapsedTicks) * 1000.0 / Stopwatch.Frequency));
-            }
+            long? due = _retries.NextDue;
+            if (due.HasValue) ms = Math.Max(1, Math.Min(ms, (due.Value - _clock.ElapsedTicks) * 1000.0 / Stopwatch.Frequency));
             bool signalled;
             try
             {
@@ -646,20 +477,6 @@ namespace JoblibPS.Engine
             public BatchTask Task { get; }
             public object Future { get; }
             public bool Duplicate { get; }
-        }
-
-        private sealed class Failure
-        {
-            public Failure(Span span, ErrorRecord record, long itemIndex)
-            {
-                Span = span;
-                Record = record;
-                ItemIndex = itemIndex;
-            }
-
-            public Span Span { get; }
-            public ErrorRecord Record { get; }
-            public long ItemIndex { get; }
         }
     }
 }
