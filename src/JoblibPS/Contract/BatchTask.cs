@@ -190,7 +190,7 @@ namespace JoblibPS
             using (var ps = PowerShell.Create())
             {
                 ps.Runspace = runspace;
-                return Run(ps, runspace);
+                return BatchRunner.Run(this, ps, runspace);
             }
         }
 
@@ -207,7 +207,7 @@ namespace JoblibPS
             }
             using (var ps = PowerShell.Create(RunspaceMode.CurrentRunspace))
             {
-                return Run(ps, Runspace.DefaultRunspace);
+                return BatchRunner.Run(this, ps, Runspace.DefaultRunspace);
             }
         }
 
@@ -288,78 +288,40 @@ namespace JoblibPS
             return null;
         }
 
-        private BatchResult Run(PowerShell ps, Runspace runspace)
+        /// <summary>The run starts: <paramref name="output"/> is where its records arrive (see <see cref="ReceivedSoFar"/>), and its progress clock starts.</summary>
+        internal void BeginRun(PSDataCollection<PSObject> output)
         {
-            var started = DateTime.UtcNow;
             Interlocked.Exchange(ref _itemsStarted, 0);
             Interlocked.Exchange(ref _lastProgressTicks, System.Diagnostics.Stopwatch.GetTimestamp());
-            var output = new PSDataCollection<PSObject>();
             Volatile.Write(ref _received, output);
-            bool outOfProcess = runspace != null && runspace.RunspaceIsRemote;
-            // In this process an item log marks where items start (see ItemLog); elsewhere marker records do.
-            ItemLog log = outOfProcess ? null : new ItemLog(output, this);
-            Timer watchdog = null;
-            if (ItemTimeout.HasValue)
-            {
-                if (outOfProcess) output.DataAdded += (sender, e) => OnOutput(output, e.Index);
-                var period = TimeSpan.FromMilliseconds(Math.Max(20, Math.Min(250, ItemTimeout.Value.TotalMilliseconds / 4)));
-                watchdog = new Timer(_ => CheckItemTimeout(), null, period, period);
-            }
+        }
 
-            WorkerDriver.AddTo(ps, this, runspace, outOfProcess, log);
-            Action<ProgressRecord> progressSink = ProgressSink;
-            if (progressSink != null)
-            {
-                // In this process and over remoting alike, the block's Write-Progress records land in the invocation's
-                // progress stream (the runspace has no host to draw them): each is handed on as it arrives.
-                ps.Streams.Progress.DataAdded += (sender, e) =>
-                {
-                    var records = (PSDataCollection<ProgressRecord>)sender;
-                    ProgressRecord record;
-                    try { record = records[e.Index]; }
-                    catch (ArgumentOutOfRangeException) { return; }
-                    progressSink(record);
-                };
-            }
-            Exception failure = null;
+        /// <summary>Makes <paramref name="ps"/> the invocation a stop reaches; false when a stop was asked for already (the run must not start).</summary>
+        internal bool TryStartInvocation(PowerShell ps)
+        {
             lock (_gate)
             {
-                if (_stopRequested)
-                {
-                    watchdog?.Dispose();
-                    return BatchResult.ForStopped(this, started);
-                }
+                if (_stopRequested) return false;
                 _running = ps;
+                return true;
             }
-            Started?.Invoke();
-            int contextToken = outOfProcess ? -1 : WorkerContext.Enter(runspace, this);
-            try
-            {
-                ps.Invoke(null, output);
-            }
-            catch (Exception ex)
-            {
-                failure = ex;
-            }
-            finally
-            {
-                WorkerContext.Exit(runspace, contextToken);
-                watchdog?.Dispose();
-                lock (_gate)
-                {
-                    _running = null;
-                }
-            }
+        }
 
-            if (outOfProcess && !WorkerDriver.HasLastChunk(output, Marker))
+        /// <summary>The invocation ended: a stop no longer reaches it.</summary>
+        internal void EndInvocation()
+        {
+            lock (_gate) _running = null;
+        }
+
+        /// <summary>The item timeout ran out: true the first time (the caller then stops the task).</summary>
+        internal bool MarkTimedOut()
+        {
+            lock (_gate)
             {
-                WorkerDriver.FetchPending(runspace, Marker, output);
+                if (TimedOut) return false;
+                TimedOut = true;
+                return true;
             }
-            bool stopped = _stopRequested || ps.InvocationStateInfo.State == PSInvocationState.Stopped;
-            TimeSpan duration = DateTime.UtcNow - started;
-            return log != null
-                ? BatchResult.FromLog(this, output, log, failure, stopped, TimedOut, duration)
-                : BatchResult.FromDriverOutput(this, output, failure, stopped, TimedOut, duration);
         }
 
         /// <summary>
@@ -388,28 +350,5 @@ namespace JoblibPS
 
         /// <summary>How many items of the current run started so far, as counted for the item timeout (0 without -TimeoutSeconds).</summary>
         internal int ItemsStartedSoFar => Volatile.Read(ref _itemsStarted);
-
-        private void OnOutput(PSDataCollection<PSObject> output, int index)
-        {
-            PSObject added;
-            try { added = output[index]; }
-            catch (ArgumentOutOfRangeException) { return; }
-            if (WorkerDriver.StartsItem(added, Marker)) MarkProgress();
-        }
-
-        private void CheckItemTimeout()
-        {
-            TimeSpan? since = SinceProgress;
-            if (since == null || !ItemTimeout.HasValue) return;
-            if (since.Value > ItemTimeout.Value && !TimedOut)
-            {
-                TimedOut = true;
-                ThreadPool.QueueUserWorkItem(_ =>
-                {
-                    // A thread-pool work item must never throw: that would end the process.
-                    try { Stop(); } catch (Exception) { }
-                });
-            }
-        }
     }
 }
