@@ -182,7 +182,7 @@ function Measure-JoblibTerminalCtrlC {
     if (-not (Wait-JoblibTerminalEcho $Terminal $Call)) { throw "The pane did not show the call: $((Get-JoblibTerminalText $Terminal) -join "`n")" }
     $result.BarSeen = $null -ne (Wait-JoblibTerminal $Terminal -TimeoutSeconds $BarWaitSeconds -Condition {
             param($lines)
-            foreach ($line in $lines) { if ($line -match 'Done (\d+) items' -and [int]$Matches[1] -ge $MinDone) { return $true } }
+            foreach ($line in $lines) { if ($line -match 'Done (\d+) (of \S+ )?items' -and [int]$Matches[1] -ge $MinDone) { return $true } }
             $false
         })
     $result.Workers = @(Get-JoblibTerminalChildProcess $Terminal)

@@ -131,28 +131,49 @@ namespace JoblibPS.Driver
         }
 
         /// <summary>
+        /// How long fetching a batch's pending records may take: a round trip to a worker process costs 5 to 8 ms.
+        /// After an invocation that failed in the transport (a value that cannot be serialized), the worker's
+        /// runspace sometimes does not answer the next invocation for about 60 s (seen 2 times in 38 runs of a call
+        /// whose $using: value was nested too deep; stacks showed the wait in this fetch): the fetch gives up, and the
+        /// pool's probe then finds the worker busy and replaces it.
+        /// </summary>
+        private static readonly TimeSpan FetchWait = TimeSpan.FromSeconds(2);
+
+        /// <summary>
         /// After a batch in another process ended early (a terminating error, exit, a stop), fetches the records
-        /// it gathered but could not send (one round trip; nothing when the runspace is not open) into <paramref name="output"/>.
+        /// it gathered but could not send (one round trip, <see cref="FetchWait"/> at most; nothing when the runspace
+        /// is not open) into <paramref name="output"/>.
         /// </summary>
         public static void FetchPending(Runspace runspace, string marker, PSDataCollection<PSObject> output)
         {
             if (runspace == null || runspace.RunspaceStateInfo.State != RunspaceState.Opened) return;
+            PowerShell ps = PowerShell.Create();
             try
             {
-                using (var ps = PowerShell.Create())
+                ps.Runspace = runspace;
+                ps.AddScript("param($end) $chunk = $global:__JoblibPendingChunk; Remove-Variable -Name __JoblibPendingChunk -Scope Global -ErrorAction Ignore; if ($null -ne $chunk) { $chunk.Add($end); , $chunk.ToArray() }")
+                    .AddArgument(marker + ChunkEndSuffix);
+                IAsyncResult fetch = ps.BeginInvoke();
+                if (!fetch.AsyncWaitHandle.WaitOne(FetchWait))
                 {
-                    ps.Runspace = runspace;
-                    ps.AddScript("param($end) $chunk = $global:__JoblibPendingChunk; Remove-Variable -Name __JoblibPendingChunk -Scope Global -ErrorAction Ignore; if ($null -ne $chunk) { $chunk.Add($end); , $chunk.ToArray() }")
-                        .AddArgument(marker + ChunkEndSuffix);
-                    foreach (PSObject record in ps.Invoke())
-                    {
-                        if (IsChunk(record, marker, out IList _)) output.Add(record);
-                    }
+                    // Disposing a running remote invocation waits for it to stop: it is disposed once stopped, elsewhere.
+                    PowerShell abandoned = ps;
+                    ps = null;
+                    abandoned.BeginStop(_ => { try { abandoned.Dispose(); } catch (Exception) { } }, null);
+                    return;
+                }
+                foreach (PSObject record in ps.EndInvoke(fetch))
+                {
+                    if (IsChunk(record, marker, out IList _)) output.Add(record);
                 }
             }
             catch (Exception)
             {
                 // The worker is gone or broken: its records went with it.
+            }
+            finally
+            {
+                ps?.Dispose();
             }
         }
 
