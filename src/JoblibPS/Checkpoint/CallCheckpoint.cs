@@ -1,6 +1,7 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Management.Automation;
 
@@ -141,7 +142,16 @@ namespace JoblibPS.Checkpoint
             }
             // Depth 1, as PowerShell remoting (and so every process backend) serializes output; nested lists do not
             // use up depth, so each record gets the same depth it would coming back from a worker process.
-            _file.AppendBatch(keys, PSSerializer.Serialize(records, 1));
+            string xml = PSSerializer.Serialize(records, 1);
+            try
+            {
+                _file.AppendBatch(keys, xml);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is ObjectDisposedException)
+            {
+                throw new Engine.TerminatingErrorException(Errors.ErrorRecords.Argument(ErrorIds.CheckpointWriteFailed,
+                    $"Writing to the checkpoint '{Path}' failed: {ex.Message} The call stops; what was recorded before stays, and the next run goes on from there.", Path, ErrorCategory.WriteError));
+            }
             _recordedInRun += count;
         }
 
@@ -153,6 +163,10 @@ namespace JoblibPS.Checkpoint
             try
             {
                 _file.EndRun(status, _recordedInRun, failed);
+            }
+            catch (IOException)
+            {
+                // Best effort: a run without its end record reads as interrupted, and nothing recorded is lost.
             }
             finally
             {
@@ -202,6 +216,37 @@ namespace JoblibPS.Checkpoint
         {
             object inner = value is PSObject pso ? pso.BaseObject : value;
             return inner as IList ?? new object[] { value };
+        }
+    }
+
+    /// <summary>An input item the checkpoint holds, as it waits in the engine's line: written from the checkpoint, not run.</summary>
+    internal sealed class RecordedItem
+    {
+        public RecordedItem(object item)
+        {
+            Item = item;
+        }
+
+        public object Item { get; }
+    }
+
+    /// <summary>Turns a <see cref="CheckpointException"/> into the error the user sees.</summary>
+    internal static class CheckpointErrors
+    {
+        public static ErrorRecord ToErrorRecord(CheckpointException ex, object target)
+        {
+            ErrorCategory category;
+            switch (ex.ErrorId)
+            {
+                case ErrorIds.CheckpointInUse: category = ErrorCategory.ResourceBusy; break;
+                case ErrorIds.CheckpointFormat:
+                case ErrorIds.CheckpointVersion: category = ErrorCategory.InvalidData; break;
+                case ErrorIds.CheckpointChanged: category = ErrorCategory.InvalidOperation; break;
+                case ErrorIds.CheckpointNotFound: category = ErrorCategory.ObjectNotFound; break;
+                case ErrorIds.CheckpointPath: category = ErrorCategory.WriteError; break;
+                default: category = ErrorCategory.InvalidArgument; break;
+            }
+            return new ErrorRecord(ex, ex.ErrorId, category, target);
         }
     }
 }
