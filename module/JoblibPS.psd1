@@ -11,7 +11,7 @@
     CompatiblePSEditions = @('Desktop', 'Core')
     NestedModules        = @('JoblibPS.psm1')
     FormatsToProcess     = @('JoblibPS.format.ps1xml')
-    CmdletsToExport      = @('Invoke-JoblibParallel', 'Get-JoblibConfig', 'Register-JoblibBackend', 'Get-JoblibBackend', 'Unregister-JoblibBackend')
+    CmdletsToExport      = @('Invoke-JoblibParallel', 'Get-JoblibConfig', 'Register-JoblibBackend', 'Get-JoblibBackend', 'Unregister-JoblibBackend', 'Get-JoblibCheckpoint', 'Remove-JoblibCheckpoint')
     FunctionsToExport    = @('Use-JoblibConfig')
     AliasesToExport      = @()
     VariablesToExport    = @()

@@ -28,7 +28,10 @@ function Use-JoblibConfig {
         [ValidateRange(1, [int]::MaxValue)]
         [int] $InnerMaxNumThreads,
 
-        [System.Collections.IDictionary] $BackendArgument
+        [System.Collections.IDictionary] $BackendArgument,
+
+        [ValidateNotNullOrEmpty()]
+        [string] $Checkpoint
     )
 
     # The last positional argument is always the block: Use-JoblibConfig -NJobs 4 { ... } binds it to -Backend.

@@ -140,8 +140,10 @@ Describe 'Docs agree with the compiled module' {
                 # Facts inside the prose of a default: the default backend and its DefaultNJobs.
                 if ($documented -match 'default backend \((\w+)\)') { $Matches[1] | Should -Be $defaultBackend -Because "-$name of $($command.Name)" }
                 if ($documented -match 'DefaultNJobs \((-?\d+)\)') { [int]$Matches[1] | Should -Be $defaultNJobs -Because "-$name of $($command.Name)" }
-                if ($null -eq $instance) { continue }
-                $value = $command.ImplementingType.GetProperty($name).GetValue($instance)
+                # -WhatIf and -Confirm (SupportsShouldProcess) are PowerShell's, not properties of the cmdlet class.
+                $property = if ($null -ne $instance) { $command.ImplementingType.GetProperty($name) }
+                if ($null -eq $property) { continue }
+                $value = $property.GetValue($instance)
                 $expected = switch ($value) {
                     { $_ -is [System.Management.Automation.SwitchParameter] } { [string]$_.IsPresent; break }
                     { $_ -is [enum] -or $_ -is [string] } { [string]$_; break }

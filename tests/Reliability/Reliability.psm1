@@ -294,6 +294,13 @@ function Get-JoblibBadInput {
         @{ Name = '-Backend 42'; Id = 'JoblibInvalidBackend'; Run = { 1 | Invoke-JoblibParallel { $_ } -Backend 42 } }
         @{ Name = '-Backend (a hashtable)'; Id = 'JoblibInvalidBackend'; Run = { 1 | Invoke-JoblibParallel { $_ } -Backend @{ Name = 'loky' } } }
         @{ Name = '$using: of an undefined variable'; Id = 'JoblibUsingVariableUndefined'; Run = { 1 | Invoke-JoblibParallel { $using:NoSuchVariable4711 } } }
+        @{ Name = '-Checkpoint in a folder that does not exist'; Id = 'JoblibCheckpointPath'; Run = { 1 | Invoke-JoblibParallel { $_ } -Checkpoint (Join-Path ([IO.Path]::GetTempPath()) "no-such-folder-$([guid]::NewGuid())/run.checkpoint") } }
+        @{ Name = '-Checkpoint naming a folder'; Id = 'JoblibCheckpointIsDirectory'; Run = { 1 | Invoke-JoblibParallel { $_ } -Checkpoint ([IO.Path]::GetTempPath()) } }
+        @{ Name = '-CheckpointKey that throws'; Id = 'JoblibCheckpointKeyFailed'; Run = { 1 | Invoke-JoblibParallel { $_ } -Checkpoint (Join-Path ([IO.Path]::GetTempPath()) "$([guid]::NewGuid()).checkpoint") -CheckpointKey { throw 'no key' } } }
+        @{ Name = '-CheckpointKey returning $null'; Id = 'JoblibCheckpointKeyInvalid'; Run = { 1 | Invoke-JoblibParallel { $_ } -Checkpoint (Join-Path ([IO.Path]::GetTempPath()) "$([guid]::NewGuid()).checkpoint") -CheckpointKey { $null } } }
+        @{ Name = '-CheckpointKey returning a script block'; Id = 'JoblibCheckpointKeyInvalid'; Run = { 1 | Invoke-JoblibParallel { $_ } -Checkpoint (Join-Path ([IO.Path]::GetTempPath()) "$([guid]::NewGuid()).checkpoint") -CheckpointKey { { 1 } } } }
+        @{ Name = '-CheckpointKey without a checkpoint'; Id = 'JoblibCheckpointKeyInvalid'; Run = { 1 | Invoke-JoblibParallel { $_ } -CheckpointKey { $_ } } }
+        @{ Name = 'two items with one checkpoint key'; Id = 'JoblibCheckpointDuplicateKey'; Run = { 1, 2, 1 | Invoke-JoblibParallel { $_ } -Checkpoint (Join-Path ([IO.Path]::GetTempPath()) "$([guid]::NewGuid()).checkpoint") } }
         @{ Name = '-ImportFunction of an undefined function'; Id = 'JoblibImportFunctionNotFound'; Run = { 1 | Invoke-JoblibParallel { $_ } -ImportFunction NoSuchFunction4711 } }
         @{ Name = '-ImportVariable of an undefined variable'; Id = 'JoblibImportVariableNotFound'; Run = { 1 | Invoke-JoblibParallel { $_ } -ImportVariable NoSuchVariable4711 } }
         @{ Name = '-ImportModule of a module that is not installed'; Id = 'JoblibImportModuleNotFound'; Run = { 1 | Invoke-JoblibParallel { $_ } -ImportModule NoSuchModule4711 } }

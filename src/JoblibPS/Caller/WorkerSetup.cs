@@ -119,6 +119,20 @@ Remove-Variable -Name __JoblibSetup -ErrorAction Ignore";
             return new string('\n', Math.Max(0, line - 1)) + new string(' ', Math.Max(0, column - 1)) + text;
         }
 
+        /// <summary>
+        /// What the setup ships, as one text for a checkpoint's call identity (see Checkpoint.CallIdentity): the
+        /// functions' texts, the modules, the variables' values and the initialization script.
+        /// </summary>
+        public string IdentityText()
+        {
+            var text = new System.Text.StringBuilder();
+            foreach (string[] function in _functions.OrderBy(f => f[0], StringComparer.OrdinalIgnoreCase)) text.Append("function ").Append(function[0]).Append('\n').Append(function[1]).Append('\n');
+            foreach (string module in _modules) text.Append("module ").Append(module).Append('\n');
+            foreach (object[] variable in _variables.OrderBy(v => (string)v[0], StringComparer.OrdinalIgnoreCase)) text.Append("variable ").Append(variable[0]).Append('=').Append(Checkpoint.ItemKeys.CanonicalText(variable[1])).Append('\n');
+            if (InitializationScript != null) text.Append("init\n").Append(InitializationScript);
+            return text.ToString();
+        }
+
         public void AddModule(string nameOrPath)
         {
             if (!_modules.Contains(nameOrPath, StringComparer.OrdinalIgnoreCase)) _modules.Add(nameOrPath);

@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
+using JoblibPS.Checkpoint;
 using JoblibPS.Config;
 using JoblibPS.Jobs;
 using JoblibPS.Output;
@@ -22,6 +23,7 @@ namespace JoblibPS.Commands
         private long _itemCount;
         private PendingJob _job;
         private TerminalReplyGuard _terminal;
+        private CallCheckpoint _checkpoint;
 
         /// <summary>The script block run for each item.</summary>
         [Parameter(Mandatory = true, Position = 0)]
@@ -103,6 +105,16 @@ namespace JoblibPS.Commands
         [Parameter]
         public SwitchParameter AsJob { get; set; }
 
+        /// <summary>A file that records each finished item's output; run the call again with it and only what is not recorded runs.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string Checkpoint { get; set; }
+
+        /// <summary>With a checkpoint: a block that returns what identifies an item ($_), such as { $_.Id }.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public ScriptBlock CheckpointKey { get; set; }
+
         /// <summary>Validates, resolves the config and starts the run.</summary>
         protected override void BeginProcessing()
         {
@@ -142,6 +154,7 @@ namespace JoblibPS.Commands
                 ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.UsingVariableUndefined, ErrorCategory.InvalidArgument, ex.Variable));
             }
             Guard(() => ScriptBlockValues.CheckArguments(request.ArgumentList));
+            OpenCheckpoint(request);
 
             ResolvedSettings settings = null;
             try
@@ -187,7 +200,8 @@ namespace JoblibPS.Commands
             Guard(() =>
             {
                 ScriptBlockValues.CheckItem(InputObject, _itemCount);
-                if (_job != null) _job.Add(InputObject);
+                if (_checkpoint != null) _checkpoint.Collect(InputObject);
+                else if (_job != null) _job.Add(InputObject);
                 else _run.Add(InputObject);
             });
         }
@@ -195,6 +209,21 @@ namespace JoblibPS.Commands
         /// <summary>Waits for the rest of the work and writes it.</summary>
         protected override void EndProcessing()
         {
+            if (_checkpoint != null)
+            {
+                // Every key is computed and checked before any item runs (see CallCheckpoint); then the input goes on as it came.
+                System.Collections.Generic.IReadOnlyList<object> items = null;
+                try { items = _checkpoint.Plan(); }
+                catch (CheckpointException ex) { ThrowTerminatingError(CheckpointErrors.ToErrorRecord(ex, _checkpoint.Path)); }
+                CallerStreams.WriteVerbose(this, $"Checkpoint '{_checkpoint.Path}': {_checkpoint.ReplayCount} of {items.Count} items were recorded by an earlier run and are written from it; {items.Count - _checkpoint.ReplayCount} run.");
+                // From here the run owns the checkpoint and closes it when it ends (a job's run, on the job's thread).
+                _checkpoint = null;
+                foreach (object item in items)
+                {
+                    if (_job != null) _job.Add(item);
+                    else Guard(() => _run.Add(item));
+                }
+            }
             if (_job != null)
             {
                 WriteObject(_job.Start(ScriptBlock.ToString(), JobRepository));
@@ -216,6 +245,9 @@ namespace JoblibPS.Commands
             _terminal?.End();
             _run?.Dispose();
             _run = null;
+            // A checkpoint opened for a call that never started its run: released (and removed, when this call created it).
+            _checkpoint?.Dispose();
+            _checkpoint = null;
             // A job that never started (an error or Ctrl+C while input came in) releases the backend made for it.
             _job?.Dispose();
         }
@@ -260,6 +292,31 @@ namespace JoblibPS.Commands
                 DollarError.ForgetCauses(SessionState, ex.ErrorRecord);
                 ThrowTerminatingError(ex.ErrorRecord);
             }
+        }
+
+        /// <summary>
+        /// Opens the checkpoint the call uses (-Checkpoint, else a Use-JoblibConfig scope's) before anything starts:
+        /// a bad path, another format or version, a checkpoint in use or one of another call fails here.
+        /// </summary>
+        private void OpenCheckpoint(RunRequest request)
+        {
+            string path = Bound(nameof(Checkpoint))
+                ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(Checkpoint)
+                : ConfigResolver.CheckpointInForce(ConfigScopes.Of(Runspace.DefaultRunspace));
+            if (path == null)
+            {
+                if (CheckpointKey != null) Fail(ErrorIds.CheckpointKeyInvalid, "-CheckpointKey says what identifies an item in a checkpoint, and the call has none: give -Checkpoint <path> too, or call inside Use-JoblibConfig -Checkpoint <path>.", CheckpointKey);
+                return;
+            }
+            try
+            {
+                _checkpoint = CallCheckpoint.Open(path, CallIdentity.Of(request, CheckpointKey), CheckpointKey);
+            }
+            catch (CheckpointException ex)
+            {
+                ThrowTerminatingError(CheckpointErrors.ToErrorRecord(ex, path));
+            }
+            request.Checkpoint = _checkpoint;
         }
 
         private bool Bound(string name) => MyInvocation.BoundParameters.ContainsKey(name);

@@ -24,6 +24,9 @@ namespace JoblibPS.Config
 
         public IDictionary BackendArguments { get; set; }
 
+        /// <summary>The full path of the checkpoint calls in this scope use (Use-JoblibConfig -Checkpoint), or null.</summary>
+        public string Checkpoint { get; set; }
+
         /// <summary>
         /// True for a Use-JoblibConfig scope: the scope owns its backend (terminated when the scope ends) and
         /// calls inside it abort with ensureReady. False for a worker frame: each nested call terminates the

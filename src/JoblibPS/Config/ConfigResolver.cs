@@ -224,6 +224,21 @@ namespace JoblibPS.Config
             }
         }
 
+        /// <summary>
+        /// The checkpoint a call made here without -Checkpoint uses: the innermost Use-JoblibConfig scope's, but never
+        /// one from outside a worker frame (a call nested in an item, on the sequential backend, does not take its
+        /// outer call's checkpoint, which that call holds).
+        /// </summary>
+        public static string CheckpointInForce(IReadOnlyList<ConfigFrame> frames)
+        {
+            for (int i = frames.Count - 1; i >= 0; i--)
+            {
+                if (frames[i].IsWorker) return null;
+                if (frames[i].Checkpoint != null) return frames[i].Checkpoint;
+            }
+            return null;
+        }
+
         /// <summary>The nesting level of calls made here: the level of the innermost worker frame's backend, or 0.</summary>
         public static int CurrentNestingLevel(IReadOnlyList<ConfigFrame> frames)
         {

@@ -47,6 +47,7 @@ namespace JoblibPS.Config
             if (bound.Contains("Prefer")) frame.Prefer = bound["Prefer"]?.ToString();
             if (bound.Contains("Require")) frame.Require = bound["Require"]?.ToString();
             if (bound.Contains("InnerMaxNumThreads")) frame.InnerMaxNumThreads = LanguagePrimitives.ConvertTo<int>(bound["InnerMaxNumThreads"]);
+            if (bound.Contains("Checkpoint")) frame.Checkpoint = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(bound["Checkpoint"]?.ToString() ?? string.Empty);
             if (bound.Contains("BackendArgument")) frame.BackendArguments = bound["BackendArgument"] as IDictionary ?? new Hashtable();
 
             backend = backend is PSObject pso ? pso.BaseObject : backend;

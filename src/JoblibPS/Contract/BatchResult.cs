@@ -178,6 +178,22 @@ namespace JoblibPS
             };
         }
 
+        /// <summary>
+        /// A completed result holding records recorded earlier (a checkpoint's): one list of records per item, no task.
+        /// Only ever written, never settled.
+        /// </summary>
+        internal static BatchResult FromRecordedItems(IEnumerable<IEnumerable<PSObject>> items)
+        {
+            var records = new List<PSObject>();
+            var starts = new List<int>();
+            foreach (IEnumerable<PSObject> item in items)
+            {
+                starts.Add(records.Count);
+                records.AddRange(item);
+            }
+            return new BatchResult(null, records, starts, TimeSpan.Zero) { Outcome = BatchOutcome.Completed };
+        }
+
         /// <summary>The number of item markers in <paramref name="received"/> (a process worker's chunks).</summary>
         internal static int CountStarts(BatchTask task, IEnumerable<PSObject> received)
         {

@@ -68,5 +68,27 @@ namespace JoblibPS
         public const string ImportModuleNotFound = "JoblibImportModuleNotFound";
         /// <summary>-Retry or -RetryDelaySeconds is out of range.</summary>
         public const string InvalidRetry = "JoblibInvalidRetry";
+        /// <summary>-Checkpoint: the folder does not exist, or the file cannot be created or written there.</summary>
+        public const string CheckpointPath = "JoblibCheckpointPath";
+        /// <summary>-Checkpoint names a folder where a file is expected.</summary>
+        public const string CheckpointIsDirectory = "JoblibCheckpointIsDirectory";
+        /// <summary>-Checkpoint names a file that is not a JoblibPS checkpoint (it is left as it was).</summary>
+        public const string CheckpointFormat = "JoblibCheckpointFormat";
+        /// <summary>-Checkpoint names a checkpoint of another format version.</summary>
+        public const string CheckpointVersion = "JoblibCheckpointVersion";
+        /// <summary>The checkpoint is in use by another call, in this or another process.</summary>
+        public const string CheckpointInUse = "JoblibCheckpointInUse";
+        /// <summary>The checkpoint holds output of a different call (the block, $using: values, -ArgumentList, shipped functions or -CheckpointKey changed).</summary>
+        public const string CheckpointChanged = "JoblibCheckpointChanged";
+        /// <summary>-CheckpointKey threw for an item.</summary>
+        public const string CheckpointKeyFailed = "JoblibCheckpointKeyFailed";
+        /// <summary>-CheckpointKey returned $null, several values or a script block for an item.</summary>
+        public const string CheckpointKeyInvalid = "JoblibCheckpointKeyInvalid";
+        /// <summary>Two input items of one checkpointed call have the same key.</summary>
+        public const string CheckpointDuplicateKey = "JoblibCheckpointDuplicateKey";
+        /// <summary>Get-JoblibCheckpoint, Remove-JoblibCheckpoint: no file at that path.</summary>
+        public const string CheckpointNotFound = "JoblibCheckpointNotFound";
+        /// <summary>Writing to the checkpoint failed while the call ran (a full disk, a lost share).</summary>
+        public const string CheckpointWriteFailed = "JoblibCheckpointWriteFailed";
     }
 }

@@ -5,6 +5,7 @@ using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading;
+using JoblibPS.Checkpoint;
 using JoblibPS.Config;
 using JoblibPS.Output;
 using JoblibPS.Errors;
@@ -48,6 +49,7 @@ namespace JoblibPS.Engine
         private readonly ProgressRelay _blockProgress;
         private readonly ConcurrentQueue<KeyValuePair<long, int>> _startedItems = new ConcurrentQueue<KeyValuePair<long, int>>();
         private readonly System.Management.Automation.Runspaces.Runspace _runspace = System.Management.Automation.Runspaces.Runspace.DefaultRunspace;
+        private readonly CallCheckpoint _checkpoint;
         private IDisposable _mailbox;
         private int _window;
         private int _reorderLimit;
@@ -65,6 +67,7 @@ namespace JoblibPS.Engine
         private long _completedItems;
         private int _stalledBatches;
         private TimeSpan _workerTime;
+        private long _addedItems;
 
         /// <summary>
         /// The longest a partial batch is held back while a worker is idle and items keep arriving quickly:
@@ -83,6 +86,7 @@ namespace JoblibPS.Engine
             _policy = new FailurePolicy(request.OnError, request.Retry, request.RetryDelay);
             _output = new OutputOrder(request.Ordered);
             _progress = new RunProgress(writer, _clock);
+            _checkpoint = request.Checkpoint;
             if (request.ForwardProgress) _blockProgress = new ProgressRelay(Wake);
             _failures = new FailureRouter(request, _policy, _output, _retries, _session, writer, _clock, Submit);
         }
@@ -114,7 +118,8 @@ namespace JoblibPS.Engine
             _upstreamSlow = _lastInputTicks == 0 || now - _lastInputTicks >= HoldTicks;
             _lastInputTicks = now;
             if (_pending.Count == 0) _oldestPendingTicks = now;
-            _pending.Add(item);
+            // An item a checkpoint holds waits in line as such: it is written from the checkpoint in its place, not run.
+            _pending.Add(_checkpoint != null && _checkpoint.IsRecorded(_addedItems++) ? new RecordedItem(item) : item);
             Pump(endOfInput: false);
         }
 
@@ -129,6 +134,7 @@ namespace JoblibPS.Engine
             if (gc != null) _writer.WriteVerbose(gc);
             _progress.Finish(_nextItemIndex, _nextBatchIndex);
             _writer.WriteVerbose(_policy.Summary());
+            _checkpoint?.Close(CheckpointRunStatus.Completed, _policy.Failed);
             // Batches the stall guard gave up on are still the backend's: abort them, so its workers are whole again
             // (a stuck one replaced) and the backend says which threads it had to abandon.
             if (_stalledBatches > 0) _session.Abort();
@@ -153,6 +159,7 @@ namespace JoblibPS.Engine
                 _session.Abort();
                 _session.End();
                 _progress.Clear();
+                _checkpoint?.Close(_stop.IsCancellationRequested ? CheckpointRunStatus.Stopped : CheckpointRunStatus.Failed, _policy.Failed);
             }
             // _signal and _stop are left undisposed on purpose: Cancel may still arrive from another thread, and
             // neither holds an OS handle unless asked for one.
@@ -187,6 +194,11 @@ namespace JoblibPS.Engine
         private bool TryDispatchOne(bool endOfInput)
         {
             if (_pending.Count == 0 || _failures.Recorded != null || WindowFull) return false;
+            if (_pending[0] is RecordedItem)
+            {
+                WriteRecorded();
+                return true;
+            }
             int size = BatchSize();
             int take;
             if (_pending.Count >= size)
@@ -215,6 +227,12 @@ namespace JoblibPS.Engine
             {
                 return false;
             }
+            if (_checkpoint != null)
+            {
+                // A batch runs items up to the first one the checkpoint holds.
+                int recorded = _pending.FindIndex(0, take, i => i is RecordedItem);
+                if (recorded > 0) take = recorded;
+            }
             object[] items = _pending.GetRange(0, take).ToArray();
             _pending.RemoveRange(0, take);
             _oldestPendingTicks = _clock.ElapsedTicks;
@@ -224,6 +242,27 @@ namespace JoblibPS.Engine
             Submit(span);
             return true;
         }
+
+        /// <summary>
+        /// The items at the head of the line that the checkpoint holds become one span, ready at once with their
+        /// recorded output: the output order writes it in its place (or at once, unordered) like any batch that came
+        /// back. At most <see cref="MaxRecordedSpan"/> items, so memory stays bounded in ordered output.
+        /// </summary>
+        private void WriteRecorded()
+        {
+            int count = 0;
+            while (count < _pending.Count && count < MaxRecordedSpan && _pending[count] is RecordedItem) count++;
+            object[] items = _pending.GetRange(0, count).Select(i => ((RecordedItem)i).Item).ToArray();
+            _pending.RemoveRange(0, count);
+            var span = new Span(_nextItemIndex, count, items) { Result = _checkpoint.Replay(_nextItemIndex, count), WriteCount = count };
+            if (_writer.TracksItems) CheckedWriter().ItemsStarted(span.First, count);
+            _nextItemIndex += count;
+            _completedItems += count;
+            _output.Add(span);
+        }
+
+        /// <summary>The most recorded items written as one span: their records are decoded before they are written.</summary>
+        private const int MaxRecordedSpan = 1024;
 
         /// <summary>
         /// Submits the first retry that is due, when a worker is free in the window. The reorder limit does not hold
@@ -351,6 +390,8 @@ namespace JoblibPS.Engine
             _batchSizeStale = true;
             span.Result = result;
             span.WriteCount = result.Outcome == BatchOutcome.Completed ? span.Count : result.CompleteItems;
+            // Items that finished without error are recorded, also those before a failed one; the failed one is not.
+            if (_checkpoint != null) _checkpoint.Record(span.First, span.WriteCount, result);
             if (result.Outcome == BatchOutcome.Completed || _stop.IsCancellationRequested) return;
             _failures.Route(span, result);
         }

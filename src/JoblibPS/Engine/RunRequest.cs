@@ -49,6 +49,9 @@ namespace JoblibPS.Engine
         /// <summary>The wait before the first retry (-RetryDelaySeconds), doubling per further attempt.</summary>
         public TimeSpan RetryDelay { get; set; }
 
+        /// <summary>The call's checkpoint (-Checkpoint), planned (every item's key known), or null; the run closes it when it ends.</summary>
+        public Checkpoint.CallCheckpoint Checkpoint { get; set; }
+
         /// <summary>What every worker gets before its first item of the call (functions, modules, variables, initialization), or null.</summary>
         public WorkerSetup Setup { get; set; }
 
