@@ -124,11 +124,17 @@ namespace JoblibPS.Backends.Remote
             }
         }
 
-        /// <summary>Adds a notice (a warning or verbose record) for the caller, delivered with the next completed batch.</summary>
+        /// <summary>
+        /// Adds a notice about how the scope's hosts opened (a warning or verbose record) for the caller, delivered with
+        /// the next completed batch. It goes after the other opening notices but before any notice of a loss: a host
+        /// lost while the pool was being set up must not be reported before the note that says how it opened.
+        /// </summary>
         public void AddNotice(PSObject notice)
         {
-            lock (_gate) _notices.Add(new Notice(null, notice));
+            lock (_gate) _notices.Insert(Math.Min(_openingNotices++, _notices.Count), new Notice(null, notice));
         }
+
+        private int _openingNotices;
 
         /// <summary>Only a worker that could not answer after a stop is replaced: by a fresh runspace on the same host (closing the old one ends the remote pwsh and what runs there).</summary>
         public override Worker Open(Worker replacing)
@@ -314,6 +320,7 @@ namespace JoblibPS.Backends.Remote
                     .Select(n => n.Record)
                     .ToList();
                 _notices.Clear();
+                _openingNotices = 0;
                 _taskNotices.Remove(task);
             }
             return records.Count == 0 ? result : RemoteRecords.WithNotices(result, records);
