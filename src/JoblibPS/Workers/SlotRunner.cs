@@ -125,6 +125,13 @@ namespace JoblibPS.Workers
                 _loss.LoseSlot(slot, replacing, "it could not be replaced after a stop.");
                 return false;
             }
+            return TakeOpened(slot, worker);
+        }
+
+        /// <summary>The slot takes the worker its kind opened (or the pool lets go of both); false when the slot must end.</summary>
+        private bool TakeOpened(Slot slot, Worker worker)
+        {
+            PoolState s = _state;
             var after = new List<Action>();
             lock (s.Gate)
             {

@@ -111,31 +111,7 @@ namespace JoblibPS.Backends.Remote
 
             if (hasHosts)
             {
-                options.HostNames = Strings("HostName", hostValue).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-                if (options.HostNames.Count == 0) throw Error("The backend argument 'HostName' of backend 'remote' names no host.");
-                options.UserName = given.TryGetValue("UserName", out object user) ? Convert<string>("UserName", user) : null;
-                if (options.Credential != null)
-                {
-                    string credentialUser = options.Credential.UserName;
-                    if (options.UserName != null && !string.Equals(options.UserName, credentialUser, StringComparison.Ordinal))
-                    {
-                        throw Error($"The backend arguments 'UserName' ('{options.UserName}') and 'Credential' (user '{credentialUser}') of backend 'remote' disagree; give one of them.");
-                    }
-                    options.UserName = credentialUser;
-                }
-                if (given.TryGetValue("KeyFilePath", out object key)) options.KeyFilePath = ResolveKeyFile(Convert<string>("KeyFilePath", key));
-                if (given.TryGetValue("Port", out object port))
-                {
-                    options.Port = Convert<int>("Port", port);
-                    if (options.Port < 1 || options.Port > 65535) throw Error($"The backend argument 'Port' of backend 'remote' must be a TCP port (1 to 65535), not {options.Port}.");
-                }
-                if (given.TryGetValue("JobsPerHost", out object jobs))
-                {
-                    int perHost = Convert<int>("JobsPerHost", jobs);
-                    if (perHost < 1) throw Error($"The backend argument 'JobsPerHost' of backend 'remote' must be a positive number of workers per host, not {perHost}.");
-                    options.JobsPerHost = perHost;
-                }
-                options.SshOptions = SshOptionsFrom(given.TryGetValue("Options", out object sshOptions) ? sshOptions : null);
+                ReadSsh(given, hostValue, options);
             }
             else
             {
@@ -156,6 +132,36 @@ namespace JoblibPS.Backends.Remote
                 if (string.IsNullOrWhiteSpace(options.RemoteLocation)) throw Error("The backend argument 'RemoteLocation' of backend 'remote' is empty; leave it out to start in the remote user's home.");
             }
             return options;
+        }
+
+        /// <summary>The arguments of the SSH sessions the backend opens itself (HostName given).</summary>
+        private static void ReadSsh(Dictionary<string, object> given, object hostValue, RemoteBackendOptions options)
+        {
+            options.HostNames = Strings("HostName", hostValue).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            if (options.HostNames.Count == 0) throw Error("The backend argument 'HostName' of backend 'remote' names no host.");
+            options.UserName = given.TryGetValue("UserName", out object user) ? Convert<string>("UserName", user) : null;
+            if (options.Credential != null)
+            {
+                string credentialUser = options.Credential.UserName;
+                if (options.UserName != null && !string.Equals(options.UserName, credentialUser, StringComparison.Ordinal))
+                {
+                    throw Error($"The backend arguments 'UserName' ('{options.UserName}') and 'Credential' (user '{credentialUser}') of backend 'remote' disagree; give one of them.");
+                }
+                options.UserName = credentialUser;
+            }
+            if (given.TryGetValue("KeyFilePath", out object key)) options.KeyFilePath = ResolveKeyFile(Convert<string>("KeyFilePath", key));
+            if (given.TryGetValue("Port", out object port))
+            {
+                options.Port = Convert<int>("Port", port);
+                if (options.Port < 1 || options.Port > 65535) throw Error($"The backend argument 'Port' of backend 'remote' must be a TCP port (1 to 65535), not {options.Port}.");
+            }
+            if (given.TryGetValue("JobsPerHost", out object jobs))
+            {
+                int perHost = Convert<int>("JobsPerHost", jobs);
+                if (perHost < 1) throw Error($"The backend argument 'JobsPerHost' of backend 'remote' must be a positive number of workers per host, not {perHost}.");
+                options.JobsPerHost = perHost;
+            }
+            options.SshOptions = SshOptionsFrom(given.TryGetValue("Options", out object sshOptions) ? sshOptions : null);
         }
 
         private static List<string> Strings(string name, object value)
