@@ -44,7 +44,7 @@ namespace JoblibPS.Engine
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly TimeSpan? _gcPauseAtStart = GcPauses.Now();
         private readonly object _callToken = new object();
-        private readonly ConcurrentDictionary<BatchTask, Span> _inFlight = new ConcurrentDictionary<BatchTask, Span>();
+        private readonly InFlight _inFlight = new InFlight();
         private readonly RunProgress _progress;
         private readonly ProgressRelay _blockProgress;
         private readonly ConcurrentQueue<KeyValuePair<long, int>> _startedItems = new ConcurrentQueue<KeyValuePair<long, int>>();
@@ -55,7 +55,6 @@ namespace JoblibPS.Engine
         private int _reorderLimit;
         private long _nextItemIndex;
         private int _nextBatchIndex;
-        private int _running;
         private int _batchSize;
         private bool _batchSizeStale = true;
         private bool _finished;
@@ -146,7 +145,7 @@ namespace JoblibPS.Engine
         {
             _stop.Cancel();
             // A task running on the pipeline thread itself (the sequential backend) only ends if asked directly.
-            foreach (BatchTask task in _inFlight.Keys) task.RequestStop();
+            _inFlight.RequestStopAll();
             Wake();
         }
 
@@ -199,34 +198,9 @@ namespace JoblibPS.Engine
                 WriteRecorded();
                 return true;
             }
-            int size = BatchSize();
-            int take;
-            if (_pending.Count >= size)
-            {
-                take = size;
-            }
-            else if (endOfInput)
-            {
-                // Tail: split what is left into smaller batches so that no worker is left with a long tail. joblib
-                // divides the batch size by 10 * n_jobs, which for a few hundred items on many workers means batches
-                // of one, each a round trip where a batch costs milliseconds (a worker process, an SSH host): so a
-                // batch also takes its share of what is left, half of it spread over the workers, and the batches
-                // shrink as the input runs out.
-                int share = (int)Math.Min(size, Math.Ceiling(_pending.Count / (2.0 * _session.NJobs)));
-                take = Math.Max(1, Math.Min(_pending.Count, Math.Max(size / (10 * _session.NJobs), share)));
-                if (_running >= _session.NJobs && take == _pending.Count && take > 1) take = Math.Max(1, take / 2);
-            }
-            else if (_running < _session.NJobs && (_upstreamSlow || _clock.ElapsedTicks - _oldestPendingTicks >= HoldTicks))
-            {
-                // Work-conserving: a worker would sit idle, so a partial batch goes now when the upstream command is
-                // slow (the last item took longer than the hold limit to arrive) or the oldest waiting item has
-                // waited that long. A fast upstream fills batches instead of paying a batch's overhead per item.
-                take = _pending.Count;
-            }
-            else
-            {
-                return false;
-            }
+            bool holdOver = _upstreamSlow || _clock.ElapsedTicks - _oldestPendingTicks >= HoldTicks;
+            int take = BatchCut.Take(_pending.Count, BatchSize(), endOfInput, _inFlight.Count, _session.NJobs, holdOver);
+            if (take == 0) return false;
             if (_checkpoint != null)
             {
                 // A batch runs items up to the first one the checkpoint holds.
@@ -271,7 +245,7 @@ namespace JoblibPS.Engine
         private bool TrySubmitRetry()
         {
             // While the call fails, FailCall keeps only the retries of items before the failing one: they still run.
-            if (_retries.Count == 0 || _running >= _window) return false;
+            if (_retries.Count == 0 || _inFlight.Count >= _window) return false;
             Span due = _retries.TakeDue(_clock.ElapsedTicks);
             if (due == null) return false;
             Submit(due);
@@ -283,7 +257,7 @@ namespace JoblibPS.Engine
         /// complete) is full, or the reorder window (batches complete but waiting for an earlier one, in ordered
         /// mode) is. Together they bound memory whatever the input size.
         /// </summary>
-        private bool WindowFull => _running >= _window || (_output.Count - _running >= _reorderLimit && _output.ReadyCount >= _reorderLimit);
+        private bool WindowFull => _inFlight.Count >= _window || (_output.Count - _inFlight.Count >= _reorderLimit && _output.ReadyCount >= _reorderLimit);
 
         private int BatchSize()
         {
@@ -300,18 +274,7 @@ namespace JoblibPS.Engine
 
         private void Submit(Span span)
         {
-            var task = new BatchTask(_request.Script, span.Items, span.First, _nextBatchIndex++, _request.ArgumentList, _request.UsingValues, _request.WorkingDirectory, _request.Preferences, _request.Timeout)
-            {
-                CallToken = _callToken,
-                Setup = _request.Setup,
-                Avoid = span.Avoid,
-            };
-            NestedBackend nested = _session.GetNestedBackend();
-            if (nested != null)
-            {
-                task.NestedBackend = nested.Backend;
-                task.NestedNJobs = nested.NJobs;
-            }
+            BatchTask task = _request.TaskFor(span, _nextBatchIndex++, _callToken, _session.GetNestedBackend());
             if (_blockProgress != null) task.ProgressSink = _blockProgress.Post;
             if (_writer.TracksItems)
             {
@@ -324,9 +287,8 @@ namespace JoblibPS.Engine
             }
             span.Task = task;
             span.Callbacks = 0;
-            _inFlight[task] = span;
+            _inFlight.Add(task, span);
             _batchSizeStale = true;
-            _running++;
 
             Action<object> callback = future =>
             {
@@ -350,7 +312,7 @@ namespace JoblibPS.Engine
                     _failures.Record(span, _session.DuplicateCallback(completion.Task));
                     continue;
                 }
-                if (!_inFlight.ContainsKey(completion.Task))
+                if (!_inFlight.Contains(completion.Task))
                 {
                     // A batch the stall guard gave up on (see CheckStalled) came back at last: it was already
                     // accounted for, and its items were reported or run again.
@@ -363,8 +325,7 @@ namespace JoblibPS.Engine
                     _failures.Record(span, violation);
                     continue;
                 }
-                _inFlight.TryRemove(completion.Task, out _);
-                _running--;
+                _inFlight.Remove(completion.Task);
                 _workerTime += result.Duration;
                 _session.BatchCompleted(span.Count, result.Duration);
                 if (result.Outcome == BatchOutcome.Completed) ItemCostMemory.Record(_session.CostKey, span.Count, result.Duration);
@@ -421,7 +382,7 @@ namespace JoblibPS.Engine
                 // may fail for good meanwhile: FailureRouter.Record keeps the earliest, which the error is then about.
                 long failing = _failures.Recorded.Span.First;
                 _retries.DropFrom(failing);
-                if (!_inFlight.Values.Any(s => s.First < failing) && _retries.Count == 0) break;
+                if (!_inFlight.AnyBefore(failing) && _retries.Count == 0) break;
                 if (TrySubmitRetry()) continue;
                 WaitForCompletion();
                 ProcessCompletions();
@@ -478,46 +439,21 @@ namespace JoblibPS.Engine
         private void CheckStalled()
         {
             // Also while the call fails: FailCall may be waiting for an earlier item that is the stuck one.
-            if (!_request.Timeout.HasValue || _running == 0 || _inFlight.IsEmpty) return;
-            TimeSpan sinceProgress = TimeSpan.FromSeconds((_clock.ElapsedTicks - _lastActivityTicks) / (double)Stopwatch.Frequency);
-            foreach (BatchTask task in _inFlight.Keys)
-            {
-                TimeSpan? since = task.SinceProgress;
-                if (since.HasValue && since.Value < sinceProgress) sinceProgress = since.Value;
-            }
-            TimeSpan grace = _request.Timeout.Value + TimeSpan.FromSeconds(1);
-            if (sinceProgress > grace)
-            {
-                // The oldest batch is given up on as timed out at the item it had reached, and that verdict goes
-                // through the failure policy like any other: -OnError Continue goes on, -Retry runs it again. The
-                // backend keeps the batch (an item stuck in a .NET call cannot be stopped) until it returns or is
-                // aborted; whatever it sends back then is ignored.
-                Span oldest = _inFlight.Values.OrderBy(s => s.First).First();
-                BatchTask task = oldest.Task;
-                _inFlight.TryRemove(task, out _);
-                _running--;
-                _stalledBatches++;
-                _lastActivityTicks = _clock.ElapsedTicks;
-                task.RequestStop();
-                _writer.WriteDebug($"Batch {task.BatchIndex} made no progress for {sinceProgress.TotalSeconds:0.0}s: its item counts as timed out.");
-                Settle(oldest, BatchResult.ForStalled(task, task.ItemsStartedSoFar));
-            }
-        }
-
-        private sealed class Completion
-        {
-            public Completion(Span span, BatchTask task, object future, bool duplicate)
-            {
-                Span = span;
-                Task = task;
-                Future = future;
-                Duplicate = duplicate;
-            }
-
-            public Span Span { get; }
-            public BatchTask Task { get; }
-            public object Future { get; }
-            public bool Duplicate { get; }
+            if (!_request.Timeout.HasValue) return;
+            TimeSpan sinceActivity = TimeSpan.FromSeconds((_clock.ElapsedTicks - _lastActivityTicks) / (double)Stopwatch.Frequency);
+            Span oldest = _inFlight.Stalled(sinceActivity, _request.Timeout.Value + TimeSpan.FromSeconds(1), out TimeSpan quiet);
+            if (oldest == null) return;
+            // The oldest batch is given up on as timed out at the item it had reached, and that verdict goes through
+            // the failure policy like any other: -OnError Continue goes on, -Retry runs it again. The backend keeps
+            // the batch (an item stuck in a .NET call cannot be stopped) until it returns or is aborted; whatever it
+            // sends back then is ignored.
+            BatchTask task = oldest.Task;
+            _inFlight.Remove(task);
+            _stalledBatches++;
+            _lastActivityTicks = _clock.ElapsedTicks;
+            task.RequestStop();
+            _writer.WriteDebug($"Batch {task.BatchIndex} made no progress for {quiet.TotalSeconds:0.0}s: its item counts as timed out.");
+            Settle(oldest, BatchResult.ForStalled(task, task.ItemsStartedSoFar));
         }
     }
 }

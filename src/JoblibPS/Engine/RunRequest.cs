@@ -55,6 +55,22 @@ namespace JoblibPS.Engine
         /// <summary>What every worker gets before its first item of the call (functions, modules, variables, initialization), or null.</summary>
         public WorkerSetup Setup { get; set; }
 
+        /// <summary>
+        /// The task of one batch of this call: the items of <paramref name="span"/> with what every batch of the call
+        /// carries, the places an earlier attempt ran in (a retry's), and the backend nested calls use.
+        /// </summary>
+        public BatchTask TaskFor(Span span, int batchIndex, object callToken, NestedBackend nested)
+        {
+            return new BatchTask(Script, span.Items, span.First, batchIndex, ArgumentList, UsingValues, WorkingDirectory, Preferences, Timeout)
+            {
+                CallToken = callToken,
+                Setup = Setup,
+                Avoid = span.Avoid,
+                NestedBackend = nested?.Backend,
+                NestedNJobs = nested?.NJobs,
+            };
+        }
+
         /// <summary>-BatchSize: 'auto' or a positive integer (JoblibInvalidBatchSize otherwise).</summary>
         public void SetBatchSize(string text)
         {
