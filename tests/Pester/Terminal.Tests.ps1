@@ -131,7 +131,7 @@ Describe 'Ctrl+C in a real terminal on the remote backend (tmux, a loopback sshd
         }
     }
 
-    It 'remote, <Name>: the prompt is back within a second of Ctrl+C, the ssh clients live on, and the next remote call works' -ForEach @(
+    It 'remote, <Name>: the prompt is back within a second of Ctrl+C and the next remote call works (a kept backend on the same ssh clients)' -ForEach @(
         # What a user types: a scope per command line, closed by the Ctrl+C; the next line opens new connections.
         @{ Name = 'a scope per call'; Backend = 'remote -BackendArgument $ba'; Kept = $false }
         # A backend of the user's own (Use-JoblibConfig -Backend), which no scope ends: its connections serve both calls.
