@@ -115,25 +115,51 @@ try {
     # ---- Ctrl+C in a real terminal (issue 20): tmux, progress bar on, Ctrl+C mid-run, then the next call ----
     $terminalRuns = [System.Collections.Generic.List[object]]::new()
     if (Get-Command tmux -CommandType Application -ErrorAction Ignore) {
-        foreach ($backend in 'loky', 'threading') {
+        # remote: a backend kept in the pane across both calls (Use-JoblibConfig -Backend, which no scope ends) on the
+        # two test hosts, so a Ctrl+C that lost a connection would show in the next call.
+        $keptLine = if ($hosts) {
+            $o = Get-JoblibSshOptions $hosts[0]
+            "`$kept = [JoblibPS.Backends.Remote.RemoteBackend]::new(@{ HostName = @('127.0.0.2', '127.0.0.3'); Port = $port; KeyFilePath = '$($hosts[0].KeyFilePath)'; Options = @{ StrictHostKeyChecking = 'no'; UserKnownHostsFile = '$($o.UserKnownHostsFile)' } })"
+        }
+        $openTerminal = {
+            param($backend)
+            $t = Start-JoblibTerminal -ModulePath $ModulePath
+            if ($backend -eq 'remote') {
+                Send-JoblibTerminalLine $t $keptLine
+                if (-not (Wait-JoblibTerminalEcho $t $keptLine) -or $null -eq (Wait-JoblibTerminalPrompt $t -TimeoutSeconds 30)) { throw "The pane did not take the remote backend: $((Get-JoblibTerminalText $t) -join ' / ')" }
+            }
+            $t
+        }
+        foreach ($backend in @('loky', 'threading') + @(if ($hosts) { 'remote' })) {
             $tries = if ($backend -eq 'loky') { $TerminalTries } else { [math]::Max(1, [int]($TerminalTries / 4)) }
+            $call, $next = if ($backend -eq 'remote') {
+                'Use-JoblibConfig -Backend $kept -NJobs 4 { 1..2000 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 20; $_ } }'
+                'Use-JoblibConfig -Backend $kept -NJobs 2 { (1..4 | Invoke-JoblibParallel { $_ } | Measure-Object).Count }'
+            }
+            else {
+                "1..2000 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 20; `$_ } -NJobs 4 -Backend $backend"
+                "(1..4 | Invoke-JoblibParallel { `$_ } -NJobs 2 -Backend $backend | Measure-Object).Count"
+            }
             Write-Host "Ctrl+C in tmux: $tries tries on $backend"
             $terminal = $null
             try {
-                $terminal = Start-JoblibTerminal -ModulePath $ModulePath
+                $terminal = & $openTerminal $backend
                 for ($i = 1; $i -le $tries; $i++) {
                     # Ctrl+C at a different point of the call each time: after 50 to 450 items.
-                    $r = Measure-JoblibTerminalCtrlC -Terminal $terminal -MinDone (50 + 100 * ($i % 5)) -PromptWaitSeconds 10 -NextWaitSeconds 60 `
-                        -Call "1..2000 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 20; `$_ } -NJobs 4 -Backend $backend" `
-                        -Next "(1..4 | Invoke-JoblibParallel { `$_ } -NJobs 2 -Backend $backend | Measure-Object).Count"
+                    $r = Measure-JoblibTerminalCtrlC -Terminal $terminal -MinDone (50 + 100 * ($i % 5)) -PromptWaitSeconds 10 -NextWaitSeconds 60 -Call $call -Next $next
                     $ok = $null -ne $r.PromptSeconds -and $r.PromptSeconds -le 1 -and ($r.NextOutput -join ',') -eq '4'
                     $terminalRuns.Add([pscustomobject]@{ Backend = $backend; Try = $i; PromptSeconds = $r.PromptSeconds; NextSeconds = $r.NextSeconds; Ok = $ok })
                     if (-not $ok) {
                         $problems.Add("Ctrl+C in tmux, $backend try ${i}: prompt $($r.PromptSeconds) s, next call $($r.NextSeconds) s, wrote '$($r.NextOutput -join ',')': $($r.Text -replace '\r?\n', ' / ')")
                         # A hung pane stays hung: the next try gets a fresh one.
                         Stop-JoblibTerminal $terminal
-                        $terminal = Start-JoblibTerminal -ModulePath $ModulePath
+                        $terminal = & $openTerminal $backend
                     }
+                }
+                if ($backend -eq 'remote') {
+                    # The kept backend is the pane's: it closes its connections there, before the pane ends.
+                    Send-JoblibTerminalLine $terminal '$kept.Terminate()'
+                    $null = Wait-JoblibTerminal $terminal -TimeoutSeconds 15 -Condition { param($lines) -not @(Get-JoblibTerminalChildProcess $terminal) }
                 }
             }
             finally { Stop-JoblibTerminal $terminal }
@@ -202,7 +228,7 @@ foreach ($f in $faults) { & $add "| $($f.Fault) | $($f.Seconds) | $($f.ErrorId) 
 & $add '## Ctrl+C in a real terminal'
 & $add
 if ($terminalRuns.Count) {
-    & $add "pwsh in a tmux pane (tests/Reliability/Terminal.psm1), the progress bar on: ``1..2000 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 20; `$_ } -NJobs 4``, Ctrl+C typed into the pane once the bar showed 50 to 450 items done (a different point each try), then ``(1..4 | Invoke-JoblibParallel { `$_ } -NJobs 2 | Measure-Object).Count`` in the same pane, which must write 4. As promised: the prompt back within 1 s, and the next call right. Prompt seconds: from the Ctrl+C to the bare prompt on the pane (polled every 20 ms or so)."
+    & $add "pwsh in a tmux pane (tests/Reliability/Terminal.psm1), the progress bar on: ``1..2000 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 20; `$_ } -NJobs 4``, Ctrl+C typed into the pane once the bar showed 50 to 450 items done (a different point each try), then ``(1..4 | Invoke-JoblibParallel { `$_ } -NJobs 2 | Measure-Object).Count`` in the same pane, which must write 4. On remote (the two test hosts) both calls run in ``Use-JoblibConfig -Backend `$kept``, a backend made once in the pane (``[JoblibPS.Backends.Remote.RemoteBackend]::new(...)``) that no scope ends, so its SSH connections serve every try. As promised: the prompt back within 1 s, and the next call right. Prompt seconds: from the Ctrl+C to the bare prompt on the pane (polled every 20 ms or so)."
     & $add
     & $add '| backend | tries | as promised | prompt s (median) | prompt s (slowest) | next call s (slowest) |'
     & $add '|---|---|---|---|---|---|'
@@ -220,6 +246,8 @@ else {
 }
 & $add
 & $add 'What used to go wrong (issue 20): the loky workers were in the terminal''s foreground process group, so the terminal''s SIGINT killed them all (exit code 130), and a worker killed while it started held its slot for 30 s and more, so the next call waited with no worker alive; and a Ctrl+C that caught one of the progress pane''s cursor-position requests in flight left pwsh waiting forever for the answer (the tty flushes its queues on SIGINT). Workers now start in a session of their own (setsid), a start that loses its process fails at once, and after a stop a guard asks the terminal again when the pipeline thread sits reading standard input (src/JoblibPS/Output/TerminalReplyGuard.cs).'
+& $add
+& $add 'The remote backend''s ssh clients are started by PowerShell''s SSH transport, not by JoblibPS, and stay in the terminal''s foreground process group (ps: the pane''s group, state `S+`): the terminal''s SIGINT reaches them. PowerShell starts ssh with SIGINT ignored (RunspaceConnectionInfo.StartSSHProcess, SUPPRESS_PROCESS_SIGINT; /proc/<pid>/status shows bit 1 of SigIgn set), so Ctrl+C loses no connection: the same ssh processes serve the next call (tests/Pester/Terminal.Tests.ps1 checks both). Ctrl+Z (SIGTSTP) and SIGQUIT are not ignored by ssh and would still reach it.'
 & $add
 & $add '## Bad inputs'
 & $add

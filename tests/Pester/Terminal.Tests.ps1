@@ -2,12 +2,17 @@
 # on, Ctrl+C typed mid-call. The terminal's Ctrl+C is SIGINT from the kernel's tty driver to the terminal's
 # foreground process group, with the tty's input and output queues flushed: PowerShell.Stop() from another thread
 # (Measure-JoblibCtrlC) reaches neither the worker processes nor the console host's wait for a terminal answer.
-# Short form: 3 tries on loky, 1 on threading. build.ps1 -Task Soak (tools/Invoke-Soak.ps1) runs 20 and more.
+# Short form: 3 tries on loky, 1 on threading, 1 on remote (a loopback sshd, tests/Remote/SshTestHosts.psm1).
+# build.ps1 -Task Soak (tools/Invoke-Soak.ps1) runs 20 and more.
 # Also here: a stuck threading item must not keep pwsh from exiting (issue 20 item 9), through a child pwsh.
 
 BeforeDiscovery {
     $NoTmux = -not (Get-Command tmux -CommandType Application -ErrorAction Ignore)
     $IsLinuxHost = $IsLinux
+    $NoSshd = -not (Test-Path -LiteralPath '/usr/sbin/sshd')
+    if ($NoSshd) {
+        Write-Warning 'Terminal.Tests.ps1: the remote Ctrl+C test is skipped: /usr/sbin/sshd is missing (.ci/run installs openssh-server).'
+    }
 }
 
 BeforeAll {
@@ -78,6 +83,79 @@ Describe 'Ctrl+C in a real terminal (tmux)' -Skip:$NoTmux {
         $seconds = Wait-JoblibTerminalPrompt $terminal -TimeoutSeconds 10
         $seconds | Should -Not -BeNullOrEmpty -Because "the prompt must come back; the pane showed: $((Get-JoblibTerminalText $terminal) -join "`n")"
         $seconds | Should -BeLessOrEqual 1
+    }
+}
+
+Describe 'Ctrl+C in a real terminal on the remote backend (tmux, a loopback sshd)' -Skip:($NoTmux -or $NoSshd) {
+    # PowerShell's SSH transport starts ssh itself, in the terminal's foreground process group (ps: the pane's group,
+    # '+'), so the terminal's Ctrl+C reaches ssh as well as pwsh. PowerShell starts ssh with SIGINT ignored
+    # (RunspaceConnectionInfo.StartSSHProcess, SUPPRESS_PROCESS_SIGINT), so the connections live on: the tries
+    # below hold PowerShell to that, since a lost ssh would lose its host for the rest of the scope.
+    BeforeAll {
+        Import-Module (Join-Path $PSScriptRoot '../Remote/SshTestHosts.psm1') -Force
+        # Not 127.0.0.2 and .3 (RemoteBackend.Tests.ps1), so the two files can run side by side.
+        $sshHost = Start-JoblibSshHost -Address 127.0.0.6 -Port (20000 + ($PID % 20000)) -Root (Join-Path $TestDrive 'ssh') -PwshPath $Pwsh
+        $terminal = Start-JoblibTerminal -ModulePath $ModulePath -Pwsh $Pwsh
+        $paneGroup = [int](& ps -o pgid= -p $terminal.ProcessId).Trim()
+        $seen = [System.Collections.Generic.List[int]]::new()
+        # The backend arguments, once in the pane, so the calls typed there stay short.
+        $arguments = "@{ HostName = '$($sshHost.HostName)'; Port = $($sshHost.Port); KeyFilePath = '$($sshHost.KeyFilePath)'; Options = @{ StrictHostKeyChecking = 'no'; UserKnownHostsFile = '$($sshHost.KnownHostsFile)' } }"
+        $line = "`$ba = $arguments; `$kept = [JoblibPS.Backends.Remote.RemoteBackend]::new(`$ba)"
+        Send-JoblibTerminalLine $terminal $line
+        if (-not (Wait-JoblibTerminalEcho $terminal $line) -or $null -eq (Wait-JoblibTerminalPrompt $terminal -TimeoutSeconds 30)) {
+            throw "The pane did not take the backend arguments: $((Get-JoblibTerminalText $terminal) -join "`n")"
+        }
+
+        # The ssh clients among the pane's descendants: Pid, Group, Stat, and whether SIGINT is ignored (SigIgn bit 1).
+        function Get-PaneSsh {
+            @(Get-JoblibTerminalChildProcess $terminal | Where-Object Command -match '^\S*\bssh\s' | ForEach-Object {
+                    $ignored = (Get-Content "/proc/$($_.Pid)/status" -ErrorAction Ignore | Where-Object { $_ -like 'SigIgn:*' }) -replace '^SigIgn:\s*'
+                    $_ | Add-Member -PassThru IgnoresSigInt ($ignored -and (([Convert]::ToUInt64($ignored, 16) -band 2) -ne 0))
+                })
+        }
+    }
+
+    AfterAll {
+        if ($terminal) {
+            # The kept backend is the pane's own: end its connections there, then the pane, then the host.
+            Send-JoblibTerminalLine $terminal '$kept.Terminate()'
+            $null = Wait-JoblibTerminal $terminal -TimeoutSeconds 15 -Condition { param($lines) -not @(Get-PaneSsh) }
+            $left = @(Get-JoblibTerminalChildProcess $terminal).Pid
+        }
+        $served = if ($sshHost) { @(Get-JoblibChildProcessId -ParentId $sshHost.Pid) } else { @() }
+        Stop-JoblibTerminal $terminal
+        if ($sshHost) { Stop-JoblibSshHost $sshHost }
+        # Nothing outlives the test: no ssh client, no pane pwsh, no sshd nor the remote pwsh it served.
+        foreach ($id in @($seen) + @($left) + @($served) + $terminal.ProcessId + $sshHost.Pid) {
+            if ($id) { Get-Process -Id $id -ErrorAction Ignore | Should -BeNullOrEmpty -Because "process $id must be gone" }
+        }
+    }
+
+    It 'remote, <Name>: the prompt is back within a second of Ctrl+C and the next remote call works (a kept backend on the same ssh clients)' -ForEach @(
+        # What a user types: a scope per command line, closed by the Ctrl+C; the next line opens new connections.
+        @{ Name = 'a scope per call'; Backend = 'remote -BackendArgument $ba'; Kept = $false }
+        # A backend of the user's own (Use-JoblibConfig -Backend), which no scope ends: its connections serve both calls.
+        @{ Name = 'a backend kept across both calls'; Backend = '-Backend $kept'; Kept = $true }
+    ) {
+        $call = "Use-JoblibConfig $Backend -NJobs 2 { 1..400 | Invoke-JoblibParallel { Start-Sleep -Milliseconds 20; `$_ } }"
+        $next = "Use-JoblibConfig $Backend -NJobs 2 { (1..4 | Invoke-JoblibParallel { `$_ } | Measure-Object).Count }"
+        $r = Measure-JoblibTerminalCtrlC -Terminal $terminal -Call $call -Next $next -MinDone 50 -PromptWaitSeconds 10 -NextWaitSeconds 60
+        $ssh = @($r.Workers | Where-Object Command -match '^\S*\bssh\s')
+        foreach ($s in $ssh) { $seen.Add($s.Pid) }
+        $r.BarSeen | Should -BeTrue
+        $r.PromptSeconds | Should -Not -BeNullOrEmpty -Because "the prompt must come back; the pane showed: $($r.Text)"
+        $r.PromptSeconds | Should -BeLessOrEqual 1
+        $r.NextSeconds | Should -Not -BeNullOrEmpty -Because "the next remote call must end; the pane showed: $($r.Text)"
+        $r.NextOutput | Should -Be @('4')
+        # One ssh client per worker slot, in the terminal's foreground group, where its SIGINT reached them.
+        $ssh.Count | Should -Be 2
+        foreach ($s in $ssh) { $s.Group | Should -Be $paneGroup; $s.Stat | Should -BeLike '*+*' }
+        if ($Kept) {
+            # The same connections served the next call: no ssh client died and none was started again.
+            $now = @(Get-PaneSsh)
+            @($now.Pid | Sort-Object) | Should -Be @($ssh.Pid | Sort-Object) -Because 'the Ctrl+C must not lose the kept backend''s connections'
+            foreach ($s in $now) { $s.IgnoresSigInt | Should -BeTrue -Because "ssh $($s.Pid) survives the terminal's SIGINT because PowerShell starts it with SIGINT ignored" }
+        }
     }
 }
 
