@@ -77,7 +77,28 @@ namespace JoblibPS.Config
                 BackendArguments = Innermost(frames, f => f.BackendArguments) ?? new Hashtable(),
             };
             int nestingLevel = CurrentNestingLevel(frames);
+            ChooseBackend(result, given, frames, nestingLevel);
 
+            if (RequiresSharedMemInstead(result.Require, result.Backend))
+            {
+                result.Notes.Add(SharedMemNote(result.Backend.ToString()));
+                if (result.CallOwnsBackend) result.Backend.Terminate();
+                result.Backend = BackendRegistry.Create("threading", new Hashtable());
+                result.Backend.NestingLevel = nestingLevel;
+                result.CallOwnsBackend = true;
+                result.EnsureReadyOnAbort = false;
+            }
+
+            CheckSupported(result.Backend, result.InnerMaxNumThreads);
+            int? nJobs = given.NJobs ?? InnermostValue(frames, f => f.NJobs);
+            result.NJobs = nJobs ?? result.Backend.DefaultNJobs;
+            if (nJobs == null && result.NJobs == 1) result.Notes.Add(OneJobByDefault(result.Backend));
+            return result;
+        }
+
+        /// <summary>The call's backend, by the precedence rule: -Backend (an object or a name), the innermost scope's, -Prefer's, the default.</summary>
+        private static void ChooseBackend(ResolvedSettings result, ExplicitSettings given, IReadOnlyList<ConfigFrame> frames, int nestingLevel)
+        {
             object backend = given.Backend is PSObject pso ? pso.BaseObject : given.Backend;
             ConfigFrame backendFrame = InnermostFrame(frames, f => f.Backend != null);
             if (backend is ParallelBackendBase instance)
@@ -113,22 +134,6 @@ namespace JoblibPS.Config
                 result.Backend.NestingLevel = nestingLevel;
                 result.CallOwnsBackend = true;
             }
-
-            if (RequiresSharedMemInstead(result.Require, result.Backend))
-            {
-                result.Notes.Add(SharedMemNote(result.Backend.ToString()));
-                if (result.CallOwnsBackend) result.Backend.Terminate();
-                result.Backend = BackendRegistry.Create("threading", new Hashtable());
-                result.Backend.NestingLevel = nestingLevel;
-                result.CallOwnsBackend = true;
-                result.EnsureReadyOnAbort = false;
-            }
-
-            CheckSupported(result.Backend, result.InnerMaxNumThreads);
-            int? nJobs = given.NJobs ?? InnermostValue(frames, f => f.NJobs);
-            result.NJobs = nJobs ?? result.Backend.DefaultNJobs;
-            if (nJobs == null && result.NJobs == 1) result.Notes.Add(OneJobByDefault(result.Backend));
-            return result;
         }
 
         /// <summary>

@@ -36,6 +36,19 @@ namespace JoblibPS.Config
         /// </summary>
         public static ConfigScope Open(PSCmdlet cmdlet, object backend, IDictionary bound)
         {
+            ConfigFrame frame = FrameOf(cmdlet, bound);
+            backend = backend is PSObject pso ? pso.BaseObject : backend;
+            bool created = SetBackend(cmdlet, frame, backend);
+            frame.CreatedBackend = created;
+            Runspace runspace = Runspace.DefaultRunspace;
+            int depth = ConfigScopes.Push(runspace, frame);
+            if (frame.Backend != null) cmdlet.WriteVerbose($"Config scope uses backend {frame.BackendName}" + (frame.NJobs.HasValue ? $" with NJobs {frame.NJobs}." : "."));
+            return new ConfigScope(runspace, depth, frame, created);
+        }
+
+        /// <summary>The scope's frame from the function's bound parameters, the backend left to <see cref="SetBackend"/>.</summary>
+        private static ConfigFrame FrameOf(PSCmdlet cmdlet, IDictionary bound)
+        {
             var frame = new ConfigFrame { OwnsBackend = true };
             if (bound.Contains("NJobs"))
             {
@@ -49,8 +62,16 @@ namespace JoblibPS.Config
             if (bound.Contains("InnerMaxNumThreads")) frame.InnerMaxNumThreads = LanguagePrimitives.ConvertTo<int>(bound["InnerMaxNumThreads"]);
             if (bound.Contains("Checkpoint")) frame.Checkpoint = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(bound["Checkpoint"]?.ToString() ?? string.Empty);
             if (bound.Contains("BackendArgument")) frame.BackendArguments = bound["BackendArgument"] as IDictionary ?? new Hashtable();
+            return frame;
+        }
 
-            backend = backend is PSObject pso ? pso.BaseObject : backend;
+        /// <summary>
+        /// Puts the scope's backend in the frame: the object given, one made from a name or from -Prefer, replaced by
+        /// threading under -Require sharedmem when it has no shared memory. True when the scope made the backend (and
+        /// terminates it when it closes). A backend that cannot be made is one record, naming it.
+        /// </summary>
+        private static bool SetBackend(PSCmdlet cmdlet, ConfigFrame frame, object backend)
+        {
             bool created = false;
             try
             {
@@ -98,12 +119,7 @@ namespace JoblibPS.Config
                 DollarError.Forget(cmdlet.SessionState, ex);
                 throw new TerminatingErrorException(creation);
             }
-
-            frame.CreatedBackend = created;
-            Runspace runspace = Runspace.DefaultRunspace;
-            int depth = ConfigScopes.Push(runspace, frame);
-            if (frame.Backend != null) cmdlet.WriteVerbose($"Config scope uses backend {frame.BackendName}" + (frame.NJobs.HasValue ? $" with NJobs {frame.NJobs}." : "."));
-            return new ConfigScope(runspace, depth, frame, created);
+            return created;
         }
 
         /// <summary>Restores the previous config and terminates the backend this scope created. Idempotent.</summary>
