@@ -156,23 +156,7 @@ namespace JoblibPS.Commands
             Guard(() => ScriptBlockValues.CheckArguments(request.ArgumentList));
             OpenCheckpoint(request);
 
-            ResolvedSettings settings = null;
-            try
-            {
-                var given = new ExplicitSettings { Backend = Backend, NJobs = Bound(nameof(NJobs)) ? NJobs : (int?)null };
-                settings = ConfigResolver.Resolve(given, ConfigScopes.Of(Runspace.DefaultRunspace));
-            }
-            catch (InvalidBackendValueException ex)
-            {
-                Fail(ErrorIds.InvalidBackend, ex.Message, Backend);
-            }
-            catch (Exception ex) when (!(ex is PipelineStoppedException))
-            {
-                // A factory's script error is in $Error already: this record, which names the factory, replaces it.
-                ErrorRecord creation = ErrorRecords.BackendCreation(ex, Backend);
-                DollarError.Forget(SessionState, ex);
-                ThrowTerminatingError(creation);
-            }
+            ResolvedSettings settings = ResolveSettings();
             if (AsJob.IsPresent) settings = ConfigResolver.ForJob(settings);
             foreach (string note in settings.Notes) CallerStreams.WriteVerbose(this, note);
 
@@ -187,6 +171,28 @@ namespace JoblibPS.Commands
             Guard(() => _run.Start());
             string exitWarning = request.Script.ProcessExitWarning(_run.Backend);
             if (exitWarning != null) CallerStreams.WriteWarning(this, exitWarning);
+        }
+
+        /// <summary>The call's backend and number of jobs by the precedence rule (ConfigResolver); a backend that cannot be made is one record, naming it.</summary>
+        private ResolvedSettings ResolveSettings()
+        {
+            try
+            {
+                var given = new ExplicitSettings { Backend = Backend, NJobs = Bound(nameof(NJobs)) ? NJobs : (int?)null };
+                return ConfigResolver.Resolve(given, ConfigScopes.Of(Runspace.DefaultRunspace));
+            }
+            catch (InvalidBackendValueException ex)
+            {
+                Fail(ErrorIds.InvalidBackend, ex.Message, Backend);
+            }
+            catch (Exception ex) when (!(ex is PipelineStoppedException))
+            {
+                // A factory's script error is in $Error already: this record, which names the factory, replaces it.
+                ErrorRecord creation = ErrorRecords.BackendCreation(ex, Backend);
+                DollarError.Forget(SessionState, ex);
+                ThrowTerminatingError(creation);
+            }
+            return null;
         }
 
         /// <summary>Hands each input item to the engine.</summary>
