@@ -80,7 +80,9 @@ namespace JoblibPS.Checkpoint
             _keys = new string[_items.Count];
             _recorded = new bool[_items.Count];
             _locations = new ItemLocation[_items.Count];
-            var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+            var seen = new Dictionary<string, int>(_items.Count, StringComparer.Ordinal);
+            // Output is only reused from a checkpoint of this very call (Open refused one of another call holding items).
+            bool sameCall = _file.Contents.Header?.Identity == _header.Identity;
             for (int i = 0; i < _items.Count; i++)
             {
                 string key = KeyOf(_items[i], i);
@@ -92,7 +94,7 @@ namespace JoblibPS.Checkpoint
                 }
                 seen.Add(key, i);
                 _keys[i] = key;
-                if (_file.Contents.TryFind(key, out ItemLocation location) && _file.Contents.Header?.Identity == _header.Identity)
+                if (sameCall && _file.Contents.TryFind(key, out ItemLocation location))
                 {
                     _recorded[i] = true;
                     _locations[i] = location;
