@@ -10,6 +10,8 @@
       tiny    -TinyCount items of { $_ * 2 }, 2 jobs                 bound: at most 1.5
       resume  -TinyCount items all recorded: the resumed call vs Import-Clixml of the same -TinyCount outputs
                                                                      bound: resumed/Import-Clixml at most 1.0
+      floor   the same input piped through Write-Output: what binding -TinyCount piped items costs any cmdlet,
+              the resumed call included; the line after resume shows the call's own cost above it
 .EXAMPLE
     dotnet pwsh ./bench/Checkpoint.ps1 -Repeat 3
 #>
@@ -66,6 +68,11 @@ try {
         $clock.Stop()
         if ($read.Count -ne $TinyCount) { throw 'Import-Clixml read another count.' }
         if ($round -gt 0) { $times['clixml'] += @($clock.Elapsed.TotalSeconds) }
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        $piped = @($tiny | Write-Output)
+        $clock.Stop()
+        if ($piped.Count -ne $TinyCount) { throw 'Write-Output wrote another count.' }
+        if ($round -gt 0) { $times['floor'] += @($clock.Elapsed.TotalSeconds) }
     }
 }
 finally {
@@ -81,3 +88,5 @@ foreach ($name in $pairs.Keys) {
 $resume = Get-BenchMedian $times['resume'] -Even Upper
 $clixmlTime = Get-BenchMedian $times['clixml'] -Even Upper
 '{0,-32} resumed {1,7:0.000} s  Import-Clixml     {2,7:0.000} s  ratio {3,5:0.00}' -f "resume ($TinyCount recorded)", $resume, $clixmlTime, ($resume / $clixmlTime)
+$floor = Get-BenchMedian $times['floor'] -Even Upper
+'{0,-32} piped   {1,7:0.000} s  (resumed - piped) / Import-Clixml  ratio {2,5:0.00}' -f 'floor (input through Write-Output)', $floor, (($resume - $floor) / $clixmlTime)

@@ -33,6 +33,17 @@ namespace JoblibPS.Tests
         }
 
         [Fact]
+        public void PSObjectInstanceProbesExist()
+        {
+            Assert.True(JoblibPS.Checkpoint.RecordCodec.HasInstanceMembers != null && JoblibPS.Checkpoint.RecordCodec.HasInstanceTypeName != null,
+                "PSObject.HasInstanceMembers or HasInstanceTypeName is gone: a checkpoint then records every output as CliXml, several times slower (src/JoblibPS/Checkpoint/RecordCodec.cs).");
+            Assert.False(JoblibPS.Checkpoint.RecordCodec.HasInstanceMembers(PSObject.AsPSObject(1)));
+            PSObject noted = PSObject.AsPSObject(1);
+            noted.Properties.Add(new PSNoteProperty("Extra", 1));
+            Assert.True(JoblibPS.Checkpoint.RecordCodec.HasInstanceMembers(noted));
+        }
+
+        [Fact]
         public void InvocationInfoScriptPositionExists()
         {
             Assert.True(typeof(InvocationInfo).GetProperty("ScriptPosition", Members) != null,

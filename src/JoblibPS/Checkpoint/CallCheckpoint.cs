@@ -1,8 +1,6 @@
 using System;
-using System.Collections;
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
 using System.Management.Automation;
 
 namespace JoblibPS.Checkpoint
@@ -30,10 +28,11 @@ namespace JoblibPS.Checkpoint
         private readonly CheckpointHeader _header;
         private readonly ScriptBlock _keyBlock;
         private readonly List<object> _items = new List<object>();
-        private readonly Dictionary<RecordedBatch, IList> _decoded = new Dictionary<RecordedBatch, IList>();
+        private readonly Dictionary<RecordedBatch, DecodedBatch> _decoded = new Dictionary<RecordedBatch, DecodedBatch>();
         private readonly Dictionary<RecordedBatch, int> _toReplay = new Dictionary<RecordedBatch, int>();
         private string[] _keys;
         private bool[] _recorded;
+        private ItemLocation[] _locations;
         private long _recordedInRun;
         private bool _closed;
 
@@ -80,7 +79,10 @@ namespace JoblibPS.Checkpoint
         {
             _keys = new string[_items.Count];
             _recorded = new bool[_items.Count];
-            var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+            _locations = new ItemLocation[_items.Count];
+            var seen = new Dictionary<string, int>(_items.Count, StringComparer.Ordinal);
+            // Output is only reused from a checkpoint of this very call (Open refused one of another call holding items).
+            bool sameCall = _file.Contents.Header?.Identity == _header.Identity;
             for (int i = 0; i < _items.Count; i++)
             {
                 string key = KeyOf(_items[i], i);
@@ -92,9 +94,10 @@ namespace JoblibPS.Checkpoint
                 }
                 seen.Add(key, i);
                 _keys[i] = key;
-                if (_file.Contents.TryFind(key, out ItemLocation location) && _file.Contents.Header?.Identity == _header.Identity)
+                if (sameCall && _file.Contents.TryFind(key, out ItemLocation location))
                 {
                     _recorded[i] = true;
+                    _locations[i] = location;
                     ReplayCount++;
                     _toReplay[location.Batch] = _toReplay.TryGetValue(location.Batch, out int n) ? n + 1 : 1;
                 }
@@ -113,20 +116,23 @@ namespace JoblibPS.Checkpoint
         /// </summary>
         public BatchResult Replay(long first, int count)
         {
-            var perItem = new List<IList>(count);
+            var records = new List<PSObject>(count);
+            var starts = new List<int>(count);
             for (long i = first; i < first + count; i++)
             {
-                _file.Contents.TryFind(_keys[i], out ItemLocation location);
-                if (!_decoded.TryGetValue(location.Batch, out IList decoded))
+                ItemLocation location = _locations[i];
+                RecordedBatch batch = location.Batch;
+                if (!_decoded.TryGetValue(batch, out DecodedBatch decoded))
                 {
-                    decoded = AsList(PSSerializer.Deserialize(location.Batch.Xml));
-                    _decoded[location.Batch] = decoded;
+                    decoded = new DecodedBatch(batch);
+                    _decoded[batch] = decoded;
                 }
-                perItem.Add(AsList(decoded[location.Index]));
+                starts.Add(records.Count);
+                for (int r = decoded.Starts[location.Index]; r < decoded.Starts[location.Index + 1]; r++) records.Add(decoded.Records[r]);
                 // A batch's decoded records are dropped once every item of it this call replays was written.
-                if (--_toReplay[location.Batch] == 0) _decoded.Remove(location.Batch);
+                if (--_toReplay[batch] == 0) _decoded.Remove(batch);
             }
-            return BatchResult.FromRecordedItems(perItem.Select(records => records.Cast<object>().Select(PSObject.AsPSObject)));
+            return BatchResult.FromRecorded(records, starts);
         }
 
         /// <summary>Records the first <paramref name="count"/> items of a batch that starts at input item <paramref name="first"/>: they finished without error.</summary>
@@ -134,18 +140,11 @@ namespace JoblibPS.Checkpoint
         {
             if (_closed || count <= 0) return;
             var keys = new string[count];
-            var records = new object[count];
-            for (int i = 0; i < count; i++)
-            {
-                keys[i] = _keys[first + i];
-                records[i] = result.RecordsOf(i).ToArray();
-            }
-            // Depth 1, as PowerShell remoting (and so every process backend) serializes output; nested lists do not
-            // use up depth, so each record gets the same depth it would coming back from a worker process.
-            string xml = PSSerializer.Serialize(records, 1);
+            Array.Copy(_keys, first, keys, 0, count);
+            byte[] records = RecordCodec.Encode(result, count);
             try
             {
-                _file.AppendBatch(keys, xml);
+                _file.AppendBatch(keys, records);
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is ObjectDisposedException)
             {
@@ -212,10 +211,18 @@ namespace JoblibPS.Checkpoint
 
         private static string Show(string key) => key.Length <= 120 ? key : key.Substring(0, 117) + "...";
 
-        private static IList AsList(object value)
+        /// <summary>A recorded batch's records, decoded once for the items of it this call replays.</summary>
+        private sealed class DecodedBatch
         {
-            object inner = value is PSObject pso ? pso.BaseObject : value;
-            return inner as IList ?? new object[] { value };
+            public DecodedBatch(RecordedBatch batch)
+            {
+                Records = batch.Decode(out int[] starts);
+                Starts = starts;
+            }
+
+            public PSObject[] Records { get; }
+
+            public int[] Starts { get; }
         }
     }
 

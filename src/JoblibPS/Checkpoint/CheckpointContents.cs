@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Management.Automation;
 
 namespace JoblibPS.Checkpoint
 {
@@ -58,7 +59,9 @@ namespace JoblibPS.Checkpoint
                     if (count < 0) throw new EndOfStreamException();
                     batch.Keys = new string[count];
                     for (int i = 0; i < count; i++) batch.Keys[i] = reader.ReadString();
-                    batch.Xml = reader.ReadString();
+                    // The records stay encoded until they are replayed (RecordedBatch.Decode): most reads only need the keys.
+                    batch.Data = ((MemoryStream)reader.BaseStream).GetBuffer();
+                    batch.RecordsOffset = (int)reader.BaseStream.Position;
                     for (int i = 0; i < count; i++) _items[batch.Keys[i]] = new ItemLocation(batch, i);
                     Batches.Add(batch);
                     break;
@@ -130,14 +133,20 @@ namespace JoblibPS.Checkpoint
         }
     }
 
-    /// <summary>One batch of finished items as recorded: their keys, and one CliXml document holding a list of records per item.</summary>
+    /// <summary>One batch of finished items as recorded: their keys, and their records, still encoded (<see cref="RecordCodec"/>).</summary>
     internal sealed class RecordedBatch
     {
         public DateTime Time { get; set; }
 
         public string[] Keys { get; set; }
 
-        public string Xml { get; set; }
+        /// <summary>The record's payload; the items' records begin at <see cref="RecordsOffset"/>.</summary>
+        public byte[] Data { get; set; }
+
+        public int RecordsOffset { get; set; }
+
+        /// <summary>The records of every item of the batch, in order; item i's are <paramref name="starts"/>[i] to <paramref name="starts"/>[i + 1] - 1.</summary>
+        public PSObject[] Decode(out int[] starts) => RecordCodec.Decode(Data, RecordsOffset, Keys.Length, out starts);
     }
 
     /// <summary>Where an item's records are: its batch and its place in it.</summary>

@@ -17,8 +17,9 @@ namespace JoblibPS.Checkpoint
     /// version, then records. A record is a little-endian uint32 payload length, the CRC-32 (IEEE) of the payload,
     /// and the payload, whose first byte says what it is: <c>H</c> the header (format name, call identity and its
     /// parts, a description of the call, creation time), <c>S</c> a run started, <c>B</c> a batch of finished items
-    /// (time, their keys, one CliXml document of their records), <c>E</c> a run ended. Strings are BinaryWriter's
-    /// length-prefixed UTF-8.</para>
+    /// (time, their keys, their records as <see cref="RecordCodec"/> writes them), <c>E</c> a run ended. Strings
+    /// are BinaryWriter's length-prefixed UTF-8. Version 1 (JoblibPS before the compact records) held one CliXml
+    /// document per batch; it is refused as another version.</para>
     /// <para>Crash safety: records are only appended. Reading stops at the first record that is cut short or whose
     /// checksum is wrong (a write torn by a kill or a power cut): what comes before it is used, what comes after is
     /// ignored, and the next run cuts the file back to the last whole record before it appends. Each batch goes to
@@ -31,7 +32,7 @@ namespace JoblibPS.Checkpoint
     internal sealed class CheckpointFile : IDisposable
     {
         public const string FormatName = "JoblibPS.Checkpoint";
-        public const int FormatVersion = 1;
+        public const int FormatVersion = 2;
 
         /// <summary>
         /// How often written records are forced to the disk: a second keeps fsync (milliseconds each on a loaded
@@ -178,8 +179,8 @@ namespace JoblibPS.Checkpoint
             }
         }
 
-        /// <summary>Appends one batch of finished items: their keys and one CliXml document of their records (a list per item).</summary>
-        public void AppendBatch(IReadOnlyList<string> keys, string recordsXml)
+        /// <summary>Appends one batch of finished items: their keys and their records (<see cref="RecordCodec.Encode"/>).</summary>
+        public void AppendBatch(IReadOnlyList<string> keys, byte[] records)
         {
             lock (_gate)
             {
@@ -189,7 +190,7 @@ namespace JoblibPS.Checkpoint
                     w.Write(DateTime.UtcNow.Ticks);
                     w.Write(keys.Count);
                     foreach (string key in keys) w.Write(key);
-                    w.Write(recordsXml);
+                    w.Write(records);
                 });
                 _dirty = true;
             }
@@ -304,7 +305,8 @@ namespace JoblibPS.Checkpoint
                 if (ReadFully(stream, payload, 0, (int)length) < length || Crc32.Compute(payload, 0, (int)length) != crc) break;
                 try
                 {
-                    using (var reader = new BinaryReader(new MemoryStream(payload), Encoding.UTF8)) contents.Add(reader, path);
+                    // A visible buffer: a batch keeps the payload and decodes its records when they are replayed.
+                    using (var reader = new BinaryReader(new MemoryStream(payload, 0, payload.Length, false, true), Encoding.UTF8)) contents.Add(reader, path);
                 }
                 catch (EndOfStreamException)
                 {

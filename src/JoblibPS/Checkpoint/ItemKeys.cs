@@ -88,6 +88,8 @@ namespace JoblibPS.Checkpoint
         {
             switch (value)
             {
+                // The commonest first: Int32 is what 1..N gives (the text is the one the primitive rule below gives).
+                case int i: text = "Int32:" + i.ToString(CultureInfo.InvariantCulture); return true;
                 case string s: text = "String:" + s; return true;
                 case char c: text = "Char:" + c; return true;
                 case bool b: text = "Boolean:" + (b ? "True" : "False"); return true;

@@ -224,10 +224,17 @@ namespace JoblibPS.Commands
                 CallerStreams.WriteVerbose(this, $"Checkpoint '{_checkpoint.Path}': {_checkpoint.ReplayCount} of {items.Count} items were recorded by an earlier run and are written from it; {items.Count - _checkpoint.ReplayCount} run.");
                 // From here the run owns the checkpoint and closes it when it ends (a job's run, on the job's thread).
                 _checkpoint = null;
-                foreach (object item in items)
+                if (_job != null)
                 {
-                    if (_job != null) _job.Add(item);
-                    else Guard(() => _run.Add(item));
+                    foreach (object item in items) _job.Add(item);
+                }
+                else
+                {
+                    // One guard for the loop, not one closure per item: a resumed run hands 100,000 items on here.
+                    Guard(() =>
+                    {
+                        foreach (object item in items) _run.Add(item);
+                    });
                 }
             }
             if (_job != null)

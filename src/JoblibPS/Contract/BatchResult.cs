@@ -194,6 +194,15 @@ namespace JoblibPS
             return new BatchResult(null, records, starts, TimeSpan.Zero) { Outcome = BatchOutcome.Completed };
         }
 
+        /// <summary>
+        /// A completed result holding records recorded earlier (a checkpoint's), already laid out: item i's records
+        /// begin at <paramref name="starts"/>[i]. Takes both lists. Only ever written, never settled.
+        /// </summary>
+        internal static BatchResult FromRecorded(List<PSObject> records, List<int> starts)
+        {
+            return new BatchResult(null, records, starts, TimeSpan.Zero) { Outcome = BatchOutcome.Completed };
+        }
+
         /// <summary>The number of item markers in <paramref name="received"/> (a process worker's chunks).</summary>
         internal static int CountStarts(BatchTask task, IEnumerable<PSObject> received)
         {

@@ -118,7 +118,11 @@ namespace JoblibPS.Engine
             _lastInputTicks = now;
             if (_pending.Count == 0) _oldestPendingTicks = now;
             // An item a checkpoint holds waits in line as such: it is written from the checkpoint in its place, not run.
-            _pending.Add(_checkpoint != null && _checkpoint.IsRecorded(_addedItems++) ? new RecordedItem(item) : item);
+            bool recorded = _checkpoint != null && _checkpoint.IsRecorded(_addedItems++);
+            _pending.Add(recorded ? new RecordedItem(item) : item);
+            // A run of recorded items is gathered before the engine pumps, so that it is written as one span (see
+            // WriteRecorded), not one span per item: the next item is known to be recorded (all input is in).
+            if (recorded && _pending.Count < MaxRecordedSpan && _checkpoint.IsRecorded(_addedItems)) return;
             Pump(endOfInput: false);
         }
 
@@ -226,7 +230,8 @@ namespace JoblibPS.Engine
         {
             int count = 0;
             while (count < _pending.Count && count < MaxRecordedSpan && _pending[count] is RecordedItem) count++;
-            object[] items = _pending.GetRange(0, count).Select(i => ((RecordedItem)i).Item).ToArray();
+            var items = new object[count];
+            for (int i = 0; i < count; i++) items[i] = ((RecordedItem)_pending[i]).Item;
             _pending.RemoveRange(0, count);
             var span = new Span(_nextItemIndex, count, items) { Result = _checkpoint.Replay(_nextItemIndex, count), WriteCount = count };
             if (_writer.TracksItems) CheckedWriter().ItemsStarted(span.First, count);

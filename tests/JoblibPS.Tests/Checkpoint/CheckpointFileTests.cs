@@ -34,14 +34,15 @@ namespace JoblibPS.Tests.Checkpoint
             return new CheckpointHeader(ItemKeys.Hash(block), parts, block, DateTime.UtcNow);
         }
 
-        private static string Xml(params object[][] perItem) => PSSerializer.Serialize(perItem, 1);
+        private static byte[] Records(params object[][] perItem) =>
+            RecordCodec.Encode(BatchResult.FromRecordedItems(perItem.Select(records => records.Select(PSObject.AsPSObject))), perItem.Length);
 
         private void WriteRun(params string[][] batches)
         {
             using (CheckpointFile file = CheckpointFile.Open(_path))
             {
                 file.BeginRun(Header(), 10, 0);
-                foreach (string[] keys in batches) file.AppendBatch(keys, Xml(keys.Select(k => new object[] { "out " + k }).ToArray()));
+                foreach (string[] keys in batches) file.AppendBatch(keys, Records(keys.Select(k => new object[] { "out " + k }).ToArray()));
                 file.EndRun(CheckpointRunStatus.Failed, batches.Sum(b => b.Length), 1);
             }
         }
@@ -72,8 +73,8 @@ namespace JoblibPS.Tests.Checkpoint
             using (CheckpointFile file = CheckpointFile.Open(_path))
             {
                 file.BeginRun(Header(), 3, 0);
-                file.AppendBatch(new[] { "a" }, Xml(new object[] { 1 }));
-                file.AppendBatch(new[] { "b" }, Xml(new object[] { 2 }));
+                file.AppendBatch(new[] { "a" }, Records(new object[] { 1 }));
+                file.AppendBatch(new[] { "b" }, Records(new object[] { 2 }));
             }
             long length = new FileInfo(_path).Length;
             using (var stream = new FileStream(_path, FileMode.Open)) stream.SetLength(length - cut);
@@ -85,7 +86,7 @@ namespace JoblibPS.Tests.Checkpoint
             using (CheckpointFile file = CheckpointFile.Open(_path))
             {
                 file.BeginRun(Header(), 3, 1);
-                file.AppendBatch(new[] { "b", "c" }, Xml(new object[] { 2 }, new object[] { 3 }));
+                file.AppendBatch(new[] { "b", "c" }, Records(new object[] { 2 }, new object[] { 3 }));
             }
             CheckpointContents resumed = CheckpointFile.ReadOnly(_path);
             Assert.Equal(new[] { "a", "b", "c" }, resumed.Keys.OrderBy(k => k));
@@ -215,6 +216,39 @@ namespace JoblibPS.Tests.Checkpoint
                 Assert.Contains("Items 1 and 3", error.Message);
             }
             Assert.Equal(2, CheckpointFile.ReadOnly(_path).Runs.Count);
+        }
+
+        [Fact]
+        public void PlainValuesComeBackAsTheSameLiveValuesAndOthersDeserialized()
+        {
+            var when = new DateTime(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc).AddTicks(1234);
+            var id = Guid.NewGuid();
+            object[] plain = { "text", 42, 42L, 1.5, true, when, id, 12.34m, 'c', (byte)7, (sbyte)-7, (short)-3, (ushort)3, 9u, 9ul, 2.5f, TimeSpan.FromMilliseconds(1500), string.Empty };
+            PSObject noted = PSObject.AsPSObject(5);
+            noted.Properties.Add(new PSNoteProperty("Extra", "kept"));
+            var items = new[]
+            {
+                plain.Select(PSObject.AsPSObject).ToArray(),
+                new PSObject[0],
+                new[] { PSObject.AsPSObject(new Hashtable { ["k"] = 1 }), null, noted, PSObject.AsPSObject(DayOfWeek.Friday), PSObject.AsPSObject("bad \ud800 surrogate"), PSObject.AsPSObject(3) },
+            };
+            byte[] data = RecordCodec.Encode(BatchResult.FromRecordedItems(items), items.Length);
+            PSObject[] records = RecordCodec.Decode(data, 0, items.Length, out int[] starts);
+            Assert.Equal(new[] { 0, plain.Length, plain.Length, plain.Length + 6 }, starts);
+            for (int i = 0; i < plain.Length; i++)
+            {
+                Assert.Equal(plain[i].GetType(), records[i].BaseObject.GetType());
+                Assert.Equal(plain[i], records[i].BaseObject);
+            }
+            Assert.Equal(DateTimeKind.Utc, ((DateTime)records[5].BaseObject).Kind);
+            PSObject[] others = records.Skip(plain.Length).ToArray();
+            Assert.Equal(1, ((Hashtable)others[0].BaseObject)["k"]);
+            Assert.Null(others[1]);
+            Assert.Equal(5, others[2].BaseObject);
+            Assert.Equal("kept", others[2].Properties["Extra"].Value);
+            Assert.Equal("Friday", others[3].ToString());
+            Assert.Equal("bad \ud800 surrogate", others[4].BaseObject);
+            Assert.Equal(3, others[5].BaseObject);
         }
 
         [Fact]
