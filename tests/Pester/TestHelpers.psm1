@@ -117,21 +117,29 @@ function Assert-NoJoblibLeak {
     param(
         [Parameter(Mandatory)] [psobject] $Before,
         [scriptblock] $Workload,
-        [int] $ThreadSlack = 4
+        [int] $ThreadSlack = 4,
+        # A pool that ends while a worker is still starting (a call stopped at once) closes that worker as soon as
+        # it has started, on the worker's own thread: it runs no work, and it is gone within its start-up time.
+        [double] $SettleSeconds = 5
     )
     $after = Get-JoblibLeakSnapshot -Workload $Workload
-    $problems = @()
-    if ($after.Runspaces -gt $Before.Runspaces) {
-        $problems += "runspaces grew from $($Before.Runspaces) to $($after.Runspaces) (JoblibPS workers: $($Before.WorkerRunspaces) -> $($after.WorkerRunspaces))"
-    }
-    if ($after.Threads - $Before.Threads -gt $ThreadSlack) {
-        $problems += "threads grew from $($Before.Threads) to $($after.Threads) (more than $ThreadSlack)"
-    }
+    # Work still running once the call returned is not stopped work: that holds at once, not eventually.
     if ($after.BusyWorkers -gt 0) {
-        $problems += "$($after.BusyWorkers) JoblibPS worker runspace(s) still busy after the call returned"
+        throw "JoblibPS leaked: $($after.BusyWorkers) JoblibPS worker runspace(s) still busy after the call returned."
     }
-    if ($problems) {
-        throw "JoblibPS leaked: $($problems -join '; ')."
+    $deadline = [System.Diagnostics.Stopwatch]::StartNew()
+    while ($true) {
+        $problems = @()
+        if ($after.Runspaces -gt $Before.Runspaces) {
+            $problems += "runspaces grew from $($Before.Runspaces) to $($after.Runspaces) (JoblibPS workers: $($Before.WorkerRunspaces) -> $($after.WorkerRunspaces))"
+        }
+        if ($after.Threads - $Before.Threads -gt $ThreadSlack) {
+            $problems += "threads grew from $($Before.Threads) to $($after.Threads) (more than $ThreadSlack)"
+        }
+        if (-not $problems) { return }
+        if ($deadline.Elapsed.TotalSeconds -ge $SettleSeconds) { throw "JoblibPS leaked: $($problems -join '; ') (still so $SettleSeconds s after the call)." }
+        Start-Sleep -Milliseconds 100
+        $after = Get-JoblibLeakSnapshot
     }
 }
 
