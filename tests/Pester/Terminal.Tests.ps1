@@ -34,10 +34,11 @@ Describe 'Ctrl+C in a real terminal (tmux)' -Skip:$NoTmux {
     }
 
     AfterAll {
-        $left = @(Get-JoblibTerminalChildProcess $terminal)
-        Stop-JoblibTerminal $terminal
+        # (ForEach-Object, not .Pid: member access on an empty array throws under StrictMode.)
+        try { $left = @(Get-JoblibTerminalChildProcess $terminal | ForEach-Object { $_.Pid }) }
+        finally { Stop-JoblibTerminal $terminal }
         # Nothing outlives the test: not the pane's pwsh, not its workers, not the tmux server.
-        foreach ($id in @($left.Pid) + $paneId) {
+        foreach ($id in @($left) + $paneId) {
             if ($id) { Get-Process -Id $id -ErrorAction Ignore | Should -BeNullOrEmpty -Because "process $id of the pane must be gone" }
         }
         & tmux -L $terminal.Socket has-session 2>$null
@@ -116,15 +117,24 @@ Describe 'Ctrl+C in a real terminal on the remote backend (tmux, a loopback sshd
     }
 
     AfterAll {
-        if ($terminal) {
-            # The kept backend is the pane's own: end its connections there, then the pane, then the host.
-            Send-JoblibTerminalLine $terminal '$kept.Terminate()'
-            $null = Wait-JoblibTerminal $terminal -TimeoutSeconds 15 -Condition { param($lines) -not @(Get-PaneSsh) }
-            $left = @(Get-JoblibTerminalChildProcess $terminal).Pid
+        # Whatever fails here, the pane and the host are stopped: an sshd left running holds the test runner's output
+        # pipe open, and build.ps1 would wait for it for ever.
+        $left = @()
+        $served = @()
+        try {
+            if ($terminal) {
+                # The kept backend is the pane's own: end its connections there, then the pane, then the host.
+                Send-JoblibTerminalLine $terminal '$kept.Terminate()'
+                $null = Wait-JoblibTerminal $terminal -TimeoutSeconds 15 -Condition { param($lines) -not @(Get-PaneSsh) }
+                # (ForEach-Object, not .Pid: member access on an empty array throws under StrictMode.)
+                $left = @(Get-JoblibTerminalChildProcess $terminal | ForEach-Object { $_.Pid })
+            }
+            $served = if ($sshHost) { @(Get-JoblibChildProcessId -ParentId $sshHost.Pid) } else { @() }
         }
-        $served = if ($sshHost) { @(Get-JoblibChildProcessId -ParentId $sshHost.Pid) } else { @() }
-        Stop-JoblibTerminal $terminal
-        if ($sshHost) { Stop-JoblibSshHost $sshHost }
+        finally {
+            Stop-JoblibTerminal $terminal
+            if ($sshHost) { Stop-JoblibSshHost $sshHost }
+        }
         # Nothing outlives the test: no ssh client, no pane pwsh, no sshd nor the remote pwsh it served.
         foreach ($id in @($seen) + @($left) + @($served) + $terminal.ProcessId + $sshHost.Pid) {
             if ($id) { Get-Process -Id $id -ErrorAction Ignore | Should -BeNullOrEmpty -Because "process $id must be gone" }

@@ -43,7 +43,7 @@ function Start-JoblibSshHost {
         "Subsystem powershell $PwshPath -sshs -NoLogo -NoProfile"
     ) | Set-Content -Path $config
     $log = Join-Path $hostDir 'sshd.log'
-    $process = Start-Process -FilePath $sshd -ArgumentList '-D', '-e', '-f', $config -RedirectStandardError $log -PassThru
+    $process = Start-Process -FilePath $sshd -ArgumentList '-D', '-e', '-f', $config -RedirectStandardError $log -RedirectStandardOutput "$log.out" -PassThru
     # Wait until the port accepts connections (bounded).
     $deadline = [DateTime]::UtcNow.AddSeconds(15)
     while ($true) {
