@@ -5,6 +5,8 @@ using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using JoblibPS.Backends;
 
+using JoblibPS.Runspaces;
+
 namespace JoblibPS.Driver
 {
     /// <summary>
@@ -134,8 +136,8 @@ namespace JoblibPS.Driver
         /// How long fetching a batch's pending records may take: a round trip to a worker process costs 5 to 8 ms.
         /// After an invocation that failed in the transport (a value that cannot be serialized), the worker's
         /// runspace sometimes does not answer the next invocation for about 60 s (seen 2 times in 38 runs of a call
-        /// whose $using: value was nested too deep; stacks showed the wait in this fetch): the fetch gives up, and the
-        /// pool's probe then finds the worker busy and replaces it.
+        /// whose $using: value was nested too deep; stacks showed the wait in this fetch): the fetch gives up (see
+        /// <see cref="BoundedInvoke"/>), and the pool's probe then finds the worker busy and replaces it.
         /// </summary>
         private static readonly TimeSpan FetchWait = TimeSpan.FromSeconds(2);
 
@@ -147,22 +149,15 @@ namespace JoblibPS.Driver
         public static void FetchPending(Runspace runspace, string marker, PSDataCollection<PSObject> output)
         {
             if (runspace == null || runspace.RunspaceStateInfo.State != RunspaceState.Opened) return;
-            PowerShell ps = PowerShell.Create();
             try
             {
+                PowerShell ps = PowerShell.Create();
                 ps.Runspace = runspace;
                 ps.AddScript("param($end) $chunk = $global:__JoblibPendingChunk; Remove-Variable -Name __JoblibPendingChunk -Scope Global -ErrorAction Ignore; if ($null -ne $chunk) { $chunk.Add($end); , $chunk.ToArray() }")
                     .AddArgument(marker + ChunkEndSuffix);
-                IAsyncResult fetch = ps.BeginInvoke();
-                if (!fetch.AsyncWaitHandle.WaitOne(FetchWait))
-                {
-                    // Disposing a running remote invocation waits for it to stop: it is disposed once stopped, elsewhere.
-                    PowerShell abandoned = ps;
-                    ps = null;
-                    abandoned.BeginStop(_ => { try { abandoned.Dispose(); } catch (Exception) { } }, null);
-                    return;
-                }
-                foreach (PSObject record in ps.EndInvoke(fetch))
+                PSDataCollection<PSObject> fetched = BoundedInvoke.Run(ps, FetchWait);
+                if (fetched == null) return;
+                foreach (PSObject record in fetched)
                 {
                     if (IsChunk(record, marker, out IList _)) output.Add(record);
                 }
@@ -170,10 +165,6 @@ namespace JoblibPS.Driver
             catch (Exception)
             {
                 // The worker is gone or broken: its records went with it.
-            }
-            finally
-            {
-                ps?.Dispose();
             }
         }
 

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
+using JoblibPS.Runspaces;
 using JoblibPS.Workers;
 
 namespace JoblibPS.Backends.Process
@@ -90,15 +91,11 @@ namespace JoblibPS.Backends.Process
         public override bool Probe(Worker worker)
         {
             if (!base.Probe(worker) || ((PwshWorker)worker).ExitCode.HasValue) return false;
-            using (var ps = PowerShell.Create())
-            {
-                ps.Runspace = worker.Runspace;
-                ps.AddScript("$null", useLocalScope: true);
-                IAsyncResult probe = ps.BeginInvoke();
-                if (!probe.AsyncWaitHandle.WaitOne(ProbeWait)) return false;
-                ps.EndInvoke(probe);
-                return worker.Runspace.RunspaceStateInfo.State == RunspaceState.Opened;
-            }
+            PowerShell ps = PowerShell.Create();
+            ps.Runspace = worker.Runspace;
+            ps.AddScript("$null", useLocalScope: true);
+            if (BoundedInvoke.Run(ps, ProbeWait) == null) return false;
+            return worker.Runspace.RunspaceStateInfo.State == RunspaceState.Opened;
         }
 
         /// <summary>Ends the worker and waits (3 s at most; a killed process ends in milliseconds) until its process is gone.</summary>
