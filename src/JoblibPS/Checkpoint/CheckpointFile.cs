@@ -387,40 +387,4 @@ namespace JoblibPS.Checkpoint
         Failed = 1,
         Stopped = 2,
     }
-
-    /// <summary>A checkpoint's bad path, format, version or lock: the error id says which.</summary>
-    internal sealed class CheckpointException : Exception
-    {
-        public CheckpointException(string errorId, string message, Exception inner) : base(message, inner)
-        {
-            ErrorId = errorId;
-        }
-
-        public string ErrorId { get; }
-    }
-
-    /// <summary>CRC-32 (IEEE 802.3, as zip and PNG use): not in netstandard2.0, and 20 lines.</summary>
-    internal static class Crc32
-    {
-        private static readonly uint[] Table = MakeTable();
-
-        public static uint Compute(byte[] data, int offset, int count)
-        {
-            uint crc = 0xFFFFFFFFu;
-            for (int i = offset; i < offset + count; i++) crc = Table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
-            return ~crc;
-        }
-
-        private static uint[] MakeTable()
-        {
-            var table = new uint[256];
-            for (uint n = 0; n < 256; n++)
-            {
-                uint c = n;
-                for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-                table[n] = c;
-            }
-            return table;
-        }
-    }
 }

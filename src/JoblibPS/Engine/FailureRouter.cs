@@ -65,7 +65,11 @@ namespace JoblibPS.Engine
         public void Route(Span span, BatchResult result)
         {
             if (Recorded == null || (_request.Ordered && span.First < Recorded.Span.First)) Handle(span, result);
-            else if (result.Outcome != BatchOutcome.Stopped) Record(new CallFailure(span, ErrorOf(result, span.Items[FailedIndex(span, result)]), span.First + FailedIndex(span, result)));
+            else if (result.Outcome != BatchOutcome.Stopped)
+            {
+                int failed = FailedIndex(span, result);
+                Record(new CallFailure(span, ErrorOf(result, span.Items[failed]), span.First + failed));
+            }
         }
 
         private void Handle(Span span, BatchResult result)
